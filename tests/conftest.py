@@ -1,0 +1,50 @@
+"""Test-session setup shared by every test module.
+
+TensorFlow fixes its device list at first use, so the two logical CPU devices that the
+MirroredStrategy tests need are configured here, before any test touches TensorFlow.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib
+
+import pytest
+import tensorflow as tf
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+FASHION_MNIST_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    path = SHARED_DATA / "mnist"
+    if not (path / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST files missing under {path} (see ../shared/data/SOURCES.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir():
+    if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(
+            f"Fashion-MNIST missing under {FASHION_MNIST_DIR}: "
+            "apt-get install dataset-fashion-mnist (.ci/run does this)"
+        )
+    return FASHION_MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir():
+    return SHARED_DATA / "cifar10"
+
+
+@pytest.fixture(scope="session")
+def svhn_dir():
+    return SHARED_DATA / "svhn"
