@@ -460,7 +460,7 @@ def _warn_subset(spec: DatasetSpec, split: str, found: int, where: Any, detail: 
             f"official {expected}{detail}. Loading the {found} whole records found; "
             "results will not be comparable with the paper's.",
             DataSubsetWarning,
-            stacklevel=3,
+            stacklevel=5,  # The caller of `load_arrays`.
         )
 
 
@@ -678,7 +678,10 @@ def load_arrays(
       network_timeout: seconds allowed to reach the download host before failing.
 
     Returns:
-      `(images, labels)`: uint8 `[N, H, W, C]` and int64 `[N]`.
+      `(images, labels)`: uint8 `[N, H, W, C]` and int64 `[N]`. A local directory gives
+      the official file order; TFDS gives its own (deterministic) order, since TFDS
+      shuffles examples when it prepares a dataset. Pixel values and labels are the same
+      either way, but indices (e.g. a labeled subset) are specific to the source.
 
     Raises:
       ValueError: unknown dataset or split.
@@ -790,6 +793,7 @@ def save_labeled_indices(
     labels: np.ndarray | None = None,
     num_classes: int = 10,
     dataset: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> pathlib.Path:
     """Writes the labeled subset's indices to a JSON file, atomically.
 
@@ -801,9 +805,13 @@ def save_labeled_indices(
         labels of the chosen examples are recorded too.
       num_classes: number of classes K.
       dataset: dataset name to record.
+      extra: more JSON-serializable entries to record (e.g. the data source).
 
     Returns:
       The path written.
+
+    Raises:
+      ValueError: if `extra` uses a reserved key.
     """
     path = pathlib.Path(path)
     if path.is_dir() or not path.suffix:
@@ -820,6 +828,10 @@ def save_labeled_indices(
         chosen = np.asarray(labels)[indices]
         record["per_class_counts"] = np.bincount(chosen, minlength=num_classes).tolist()
         record["labels"] = chosen.astype(int).tolist()
+    for key, value in (extra or {}).items():
+        if key in record or key == "indices":
+            raise ValueError(f"extra key {key!r} is reserved.")
+        record[key] = value
     record["indices"] = indices.tolist()
     text = json.dumps(record, indent=1) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
