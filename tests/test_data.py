@@ -621,3 +621,23 @@ def test_pipeline_is_not_the_bottleneck(mnist_train):
     )
     result = data.benchmark_dataset(ds, num_batches=300)
     assert result["batches_per_sec"] > 200, result
+
+
+def test_semi_supervised_stream_under_mirrored_strategy():
+    """The stream splits across the 2 logical CPUs of conftest into per-replica halves."""
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < 2:
+        pytest.skip("needs the 2 logical CPU devices that conftest configures")
+    strategy = tf.distribute.MirroredStrategy(devices[:2])
+    images = _indexed_images(400)
+    labels = np.arange(400) % 10
+    lab_idx = data.select_labeled_subset(labels, 20, 10, seed=1)
+    ds = data.semi_supervised_dataset(
+        images, labels, lab_idx, preprocess=_identity, batch_size=40, seed=1
+    )
+    dist = strategy.experimental_distribute_dataset(ds)
+    element = next(iter(dist))
+    parts = strategy.experimental_local_results(element["unlabeled_images"])
+    assert [p.shape[0] for p in parts] == [20, 20]
+    whole = _take(ds, 1)[0]["unlabeled_images"]
+    np.testing.assert_array_equal(np.concatenate([p.numpy() for p in parts]), whole)
