@@ -39,6 +39,7 @@ import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
@@ -113,8 +114,8 @@ class DatasetSpec:
       split_sizes: official number of examples of each split.
       local_files: for each split, a description of the standard files a local
         directory must hold (used in error messages).
-      download_host: host TFDS downloads the dataset from (probed before a download so
-        that a machine without network fails fast).
+      download_url: where TFDS downloads the dataset from (its host is probed before a
+        download so that a machine without network fails fast).
     """
 
     name: str
@@ -122,7 +123,13 @@ class DatasetSpec:
     num_classes: int
     split_sizes: dict[str, int]
     local_files: dict[str, tuple[str, ...]]
-    download_host: str
+    download_url: str
+
+    @property
+    def download_address(self) -> tuple[str, int]:
+        """`(host, port)` of `download_url`."""
+        url = urllib.parse.urlsplit(self.download_url)
+        return url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
 
 
 def _idx_files(split: str) -> tuple[str, ...]:
@@ -137,7 +144,7 @@ DATASETS: dict[str, DatasetSpec] = {
         num_classes=10,
         split_sizes={"train": 60000, "test": 10000},
         local_files={s: _idx_files(s) for s in ("train", "test")},
-        download_host="storage.googleapis.com",
+        download_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
     "fashion_mnist": DatasetSpec(
         name="fashion_mnist",
@@ -145,7 +152,7 @@ DATASETS: dict[str, DatasetSpec] = {
         num_classes=10,
         split_sizes={"train": 60000, "test": 10000},
         local_files={s: _idx_files(s) for s in ("train", "test")},
-        download_host="fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+        download_url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ),
     "cifar10": DatasetSpec(
         name="cifar10",
@@ -156,7 +163,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "train": tuple(f"cifar-10-batches-bin/data_batch_{i}.bin" for i in range(1, 6)),
             "test": ("cifar-10-batches-bin/test_batch.bin",),
         },
-        download_host="www.cs.toronto.edu",
+        download_url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
     ),
     "svhn_cropped": DatasetSpec(
         name="svhn_cropped",
@@ -167,7 +174,7 @@ DATASETS: dict[str, DatasetSpec] = {
             s: (f"{s}_32x32.mat", f"or an .npz with '{s}' in its name holding x, y")
             for s in ("train", "test", "extra")
         },
-        download_host="ufldl.stanford.edu",
+        download_url="http://ufldl.stanford.edu/housenumbers/",
     ),
 }
 
@@ -400,9 +407,8 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise DataFileError(f"{path}: cannot read MATLAB file ({e}).") from e
     for key in ("X", "y"):
         if key not in mat:
-            raise DataFileError(
-                f"{path}: no variable {key!r} (found {sorted(k for k in mat if not k.startswith('__'))})."
-            )
+            found = sorted(k for k in mat if not k.startswith("__"))
+            raise DataFileError(f"{path}: no variable {key!r} (found {found}).")
     x = mat["X"]
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
         raise DataFileError(
@@ -632,11 +638,12 @@ def _load_tfds(
             os.environ.get(v) for v in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY")
         )
         if not proxied:
-            ok, reason = _can_reach(spec.download_host, 443, network_timeout)
+            host, port = spec.download_address
+            ok, reason = _can_reach(host, port, network_timeout)
             if not ok:
                 raise DatasetNotFoundError(
                     _unavailable_message(
-                        spec, split, where, f"cannot reach {spec.download_host} ({reason})"
+                        spec, split, where, f"cannot reach {host}:{port} ({reason})"
                     )
                 )
         try:

@@ -8,7 +8,6 @@ import gzip
 import importlib.resources
 import json
 import os
-import pathlib
 import shutil
 import socket
 import sys
@@ -324,7 +323,7 @@ def test_tfds_without_network_fails_fast(tmp_path, monkeypatch):
     probed = []
 
     def no_network(host, port=443, timeout=5.0):
-        probed.append(host)
+        probed.append((host, port))
         return False, "test: network disabled"
 
     monkeypatch.setattr(data, "_can_reach", no_network)
@@ -336,7 +335,8 @@ def test_tfds_without_network_fails_fast(tmp_path, monkeypatch):
     for needle in ("'mnist'", "train-images-idx3-ubyte.gz", "--config.data.dir=DIR",
                    str(tmp_path), "network disabled"):
         assert needle in message
-    assert probed == ["storage.googleapis.com"]
+    assert probed == [("storage.googleapis.com", 443)]
+    assert data.DATASETS["svhn_cropped"].download_address == ("ufldl.stanford.edu", 80)
 
     with pytest.raises(data.DatasetNotFoundError, match="cifar-10-batches-bin"):
         data.load_arrays("cifar10", "test", None, tfds_data_dir=tmp_path, download=False)
