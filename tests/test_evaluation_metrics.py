@@ -105,13 +105,12 @@ def _reference_fd_sqrtm(mu1, s1, mu2, s2):
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real))
 
 
-def _reference_fd_eigh(mu1, s1, mu2, s2):
-    """Tr((s1 s2)^1/2) = sum sqrt(eig(s1^1/2 s2 s1^1/2)), all symmetric (exact for PSD)."""
-    w, v = np.linalg.eigh(s1)
-    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
-    inner = np.linalg.eigvalsh(root1 @ s2 @ root1)
+def _reference_fd_eigvals(mu1, s1, mu2, s2):
+    """Tr((s1 s2)^1/2) = sum sqrt(eigvals(s1 s2)): the product's eigenvalues are real
+    and >= 0 for PSD s1, s2 (general nonsymmetric eigensolver, LAPACK geev)."""
+    lam = np.linalg.eigvals(s1 @ s2).real
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2)
-                 - 2 * np.sum(np.sqrt(np.clip(inner, 0, None))))
+                 - 2 * np.sum(np.sqrt(np.clip(lam, 0, None))))
 
 
 @pytest.mark.parametrize("d", [1, 5, 64])
@@ -122,7 +121,9 @@ def test_frechet_distance_matches_direct_sqrtm_formula(d):
     fd = frechet_distance(mu1, s1, mu2, s2)
     assert isinstance(fd, float)
     np.testing.assert_allclose(fd, _reference_fd_sqrtm(mu1, s1, mu2, s2), rtol=1e-8)
-    np.testing.assert_allclose(fd, _reference_fd_eigh(mu1, s1, mu2, s2), rtol=1e-6)
+    np.testing.assert_allclose(fd, _reference_fd_eigvals(mu1, s1, mu2, s2), rtol=1e-6)
+    fd_eigh = frechet_distance(mu1, s1, mu2, s2, method="eigh")
+    np.testing.assert_allclose(fd_eigh, _reference_fd_sqrtm(mu1, s1, mu2, s2), rtol=1e-8)
 
 
 def test_frechet_distance_of_identical_gaussians_is_zero_and_symmetric():
@@ -152,9 +153,15 @@ def test_frechet_distance_singular_covariance():
         warnings.simplefilter("ignore", RuntimeWarning)  # the eps fallback may warn
         fd = frechet_distance(mu1, s1, mu2, s2)
         via_activations = fid_from_activations(a, b)
+    reference = _reference_fd_eigvals(mu1, s1, mu2, s2)
     assert np.isfinite(fd)
-    np.testing.assert_allclose(fd, _reference_fd_eigh(mu1, s1, mu2, s2), rtol=1e-4)
+    np.testing.assert_allclose(fd, reference, rtol=1e-4)
     assert via_activations == pytest.approx(fd)
+    fd_eigh = frechet_distance(mu1, s1, mu2, s2, method="eigh")
+    np.testing.assert_allclose(fd_eigh, reference, rtol=1e-6)
+    assert fid_from_activations(a, b, method="eigh") == pytest.approx(fd_eigh)
+    # Identical singular statistics are at distance 0.
+    assert frechet_distance(mu1, s1, mu1, s1, method="eigh") == pytest.approx(0.0, abs=1e-7 * np.trace(s1))
 
 
 def test_frechet_distance_eps_fallback_when_sqrtm_not_finite(monkeypatch):
@@ -198,6 +205,13 @@ def test_frechet_distance_raises_on_large_imaginary_component():
     s2 = np.eye(2)
     with pytest.raises(ValueError, match="imaginary component"):
         frechet_distance(np.zeros(2), s1, np.zeros(2), s2)
+
+
+def test_frechet_distance_eigh_rejects_non_psd_input():
+    with pytest.raises(ValueError, match="sigma1 is not positive semi-definite"):
+        frechet_distance(np.zeros(2), np.diag([1.0, -4.0]), np.zeros(2), np.eye(2), method="eigh")
+    with pytest.raises(ValueError, match="method"):
+        frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), method="svd")
 
 
 def test_frechet_distance_shape_errors_name_the_argument():

@@ -278,6 +278,8 @@ class InceptionScorer:
       cache_dir: Keras cache directory to look in (see above).
       allow_download: whether "imagenet" may download through Keras.
       seed: seed for the random initialisation when `weights=None`.
+      fid_method: how `frechet_distance` takes the matrix square root: "sqrtm"
+        (the TTUR reference computation, default) or "eigh" (faster; see there).
       verbose: 1 shows a `keras.utils.Progbar`, 0 is silent.
 
     Example:
@@ -294,11 +296,15 @@ class InceptionScorer:
         cache_dir=None,
         allow_download: bool = True,
         seed: int | None = 0,
+        fid_method: str = "sqrtm",
         verbose: int = 1,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        if fid_method not in ("sqrtm", "eigh"):
+            raise ValueError(f"fid_method must be 'sqrtm' or 'eigh'; got {fid_method!r}")
         self.batch_size = int(batch_size)
+        self.fid_method = fid_method
         self.verbose = verbose
         import tensorflow as tf
 
@@ -330,7 +336,9 @@ class InceptionScorer:
         import keras
 
         total = num_images
-        if total is None and hasattr(images, "__len__") and hasattr(images, "shape"):
+        if total is None and (
+            isinstance(images, (list, tuple)) or hasattr(images, "shape")
+        ):
             total = len(images)
         progbar = keras.utils.Progbar(total, unit_name="image") if self.verbose else None
         seen = 0
@@ -388,7 +396,9 @@ class InceptionScorer:
         }
         if reference is not None:
             ref_mu, ref_sigma = self._reference_statistics(reference)
-            result["fid"] = frechet_distance(mu, sigma, ref_mu, ref_sigma)
+            result["fid"] = frechet_distance(
+                mu, sigma, ref_mu, ref_sigma, method=self.fid_method
+            )
         if return_features:
             result["features"] = np.concatenate(feats)
         return result
@@ -427,4 +437,4 @@ class InceptionScorer:
             images, value_range=value_range, num_images=num_images
         )
         ref_mu, ref_sigma = self._reference_statistics(reference)
-        return frechet_distance(mu, sigma, ref_mu, ref_sigma)
+        return frechet_distance(mu, sigma, ref_mu, ref_sigma, method=self.fid_method)
