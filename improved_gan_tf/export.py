@@ -1,0 +1,465 @@
+"""Export trained generators and semi-supervised classifiers as TF Serving SavedModels.
+
+The exported SavedModels are plain TensorFlow graphs: serving them needs neither
+this package nor Python (TF Serving, the C API's `TF_LoadSessionFromSavedModel`,
+or `tf.saved_model.load` in a Python that cannot import `improved_gan_tf`).
+
+Layout (what `tensorflow_model_server --model_base_path=EXPORT_BASE/<model_name>`
+polls)::
+
+    EXPORT_BASE/<model_name>/<version>/saved_model.pb
+    EXPORT_BASE/<model_name>/<version>/variables/variables.{index,data-00000-of-00001}
+
+Generator SavedModel (`export_generator`):
+
+    serving_default:  z  float32 [batch, latent_dim]            (any batch, >= 1)
+                  ->  images        float32 [batch, H, W, C] in [0, 1]
+                      images_uint8  uint8   [batch, H, W, C]   (round(255 * images))
+    sample:           seed         int64 scalar
+                      num_samples  int32 scalar (0 <= num_samples <= max_samples)
+                  ->  images, images_uint8 as above, for the latents
+                      `sample_signature_latents(distribution, latent_dim, seed, n)`:
+                      stateless Philox draws keyed by [seed, 0], so the same seed
+                      gives the same images on every call and every server.
+
+    A generator whose output is flat (the MNIST MLP's 784) is reshaped to
+    `image_shape` (28x28x1 for 784); a tanh generator's [-1, 1] is mapped to [0, 1]
+    by (x + 1) / 2. G runs in inference mode: batch norm uses its moving
+    statistics and virtual batch normalization its stored reference statistics
+    (frozen into the export), so one example's image never depends on the other
+    examples of its request.
+
+Classifier SavedModel (`export_classifier`, semi-supervised K+1 models):
+
+    serving_default:  images  uint8 [batch, H, W, C]  raw pixels 0..255
+                      (the dataset's preprocessing, e.g. x / 255 flattened for
+                      MNIST or (x - 127.5) / 128 for CIFAR-10/SVHN, runs in the graph)
+    classify_float:   images  float32 [batch, H, W, C] in [0, 1]
+                      (e.g. the generator's `images` output; multiplied by 255,
+                      then the same preprocessing)
+                  ->  class_probabilities  float32 [batch, K]  softmax over the K
+                                           real classes
+                      predicted_class      int64   [batch]     argmax
+                      p_real               float32 [batch]     D(x) = Z / (Z + 1),
+                                           Z = sum_k exp(l_k) (the generated class's
+                                           logit fixed at 0)
+                      logits               float32 [batch, K]
+    A wrong dtype is refused by the signature (a TF Serving request is checked
+    against the SignatureDef's dtype; the loaded function raises); a wrong shape
+    by an in-graph `EnsureShape` check, whose error names the expected shape.
+    D runs in inference mode (no input noise/dropout) with its Polyak-averaged
+    weights when the model keeps them (`ImprovedGAN(polyak_rate=...)`), as the
+    authors evaluate test error.
+
+Exports are deterministic (exporting the same weights twice gives byte-identical
+`variables/` files), refuse to replace an existing version unless
+`overwrite=True`, and are written to a hidden temporary directory next to the
+target (a name TF Serving ignores) that is renamed into place when complete, so a
+crashed export never leaves a half-written version where the server looks.
+"""
+
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from improved_gan_tf import data as data_lib
+from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
+from improved_gan_tf.latents import sample_latents
+
+__all__ = [
+    "CLASSIFIER_MODEL_NAME",
+    "GENERATOR_MODEL_NAME",
+    "export_classifier",
+    "export_generator",
+    "export_run",
+    "next_version",
+    "sample_signature_latents",
+]
+
+GENERATOR_MODEL_NAME = "generator"
+CLASSIFIER_MODEL_NAME = "classifier"
+
+#: Image shapes of the known datasets (uint8 pixels as stored).
+DATASET_IMAGE_SHAPES = {
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "cifar10": (32, 32, 3),
+    "svhn_cropped": (32, 32, 3),
+}
+
+_OUTPUT_RANGES = ("unit", "symmetric")
+_VERSION_PATTERN = re.compile(r"^[0-9]+$")
+
+
+# ----------------------------------------------------------------------------- helpers
+def sample_signature_latents(distribution, latent_dim, seed, num_samples):
+    """The latents the generator's `sample` signature draws for `seed`.
+
+    `sample_latents(distribution, (num_samples, latent_dim), seed=[seed, 0])` with
+    the int64 stateless seed `[seed, 0]`: reproduce a served sample in Python with
+    `generator(sample_signature_latents(...), training=False)`.
+    """
+    stateless_seed = tf.stack(
+        [tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]
+    )
+    return sample_latents(
+        distribution, tf.stack([tf.cast(num_samples, tf.int32), int(latent_dim)]), stateless_seed
+    )
+
+
+def _output_layer(model):
+    """The layer producing a (functional) model's first output, looking inside
+    `ReferenceBatchGenerator`-style wrappers (`.body`) and nested models."""
+    seen = 0
+    while seen < 10:
+        seen += 1
+        body = getattr(model, "body", None)
+        if isinstance(body, keras.Model):
+            model = body
+            continue
+        outputs = getattr(model, "outputs", None)
+        if not outputs:
+            return None
+        history = getattr(outputs[0], "_keras_history", None)
+        if history is None:
+            return None
+        layer = history[0]
+        if isinstance(layer, keras.Model):
+            model = layer
+            continue
+        return layer
+    return None
+
+
+def _activation_name(layer):
+    if layer is None:
+        return None
+    activation = getattr(layer, "_activation", None) or getattr(layer, "activation", None)
+    inner = getattr(layer, "layer", None)
+    if activation is None and inner is not None:
+        activation = getattr(inner, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", None)
+
+
+def infer_output_range(generator):
+    """"unit" for a sigmoid-output generator ([0, 1]), "symmetric" for tanh ([-1, 1]).
+
+    Raises:
+        ValueError: the final activation is neither; pass `output_range` explicitly.
+    """
+    name = _activation_name(_output_layer(generator))
+    if name == "sigmoid":
+        return "unit"
+    if name == "tanh":
+        return "symmetric"
+    raise ValueError(
+        f"Cannot tell the output range of generator '{generator.name}' from its final "
+        f"activation ({name!r}). Pass output_range='unit' ([0, 1]) or 'symmetric' ([-1, 1])."
+    )
+
+
+def _generator_image_shape(generator, latent_dim, image_shape):
+    if image_shape is not None:
+        return tuple(int(d) for d in image_shape)
+    output_shape = tuple(generator.compute_output_shape((None, latent_dim)))[1:]
+    if len(output_shape) == 3 and all(d is not None for d in output_shape):
+        return tuple(int(d) for d in output_shape)
+    if output_shape == (784,):
+        return (28, 28, 1)
+    raise ValueError(
+        f"Generator '{generator.name}' outputs shape {output_shape}; pass image_shape=(H, W, C)."
+    )
+
+
+def _check_version_dir(export_dir):
+    name = pathlib.Path(export_dir).name
+    if not _VERSION_PATTERN.match(name) or int(name) < 1:
+        raise ValueError(
+            f"export_dir must end in a positive integer version directory "
+            f"(EXPORT_BASE/<model_name>/<version>, what TF Serving polls). Received: {export_dir}"
+        )
+
+
+def next_version(export_base, model_names=(GENERATOR_MODEL_NAME, CLASSIFIER_MODEL_NAME)):
+    """1 + the largest version found under `EXPORT_BASE/<name>/` for any of `model_names`
+    (1 when there is none), so a run's generator and classifier share a version."""
+    latest = 0
+    for name in model_names:
+        directory = pathlib.Path(export_base) / name
+        if directory.is_dir():
+            for entry in directory.iterdir():
+                if entry.is_dir() and _VERSION_PATTERN.match(entry.name):
+                    latest = max(latest, int(entry.name))
+    return latest + 1
+
+
+def _make_readable(root):
+    """`mkdtemp` creates 0700 directories; a server running as another user must read them."""
+    for directory, _, files in os.walk(root):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)
+
+
+def _fsync_tree(root):
+    for directory, _, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(directory, name), "rb") as handle:
+                os.fsync(handle.fileno())
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _write_atomically(write, export_dir, overwrite):
+    """Runs `write(tmp_dir)` in a hidden sibling directory, then renames it to `export_dir`."""
+    export_dir = pathlib.Path(export_dir).absolute()
+    _check_version_dir(export_dir)
+    if export_dir.exists() and not overwrite:
+        raise FileExistsError(
+            f"{export_dir} already exists; choose another version or pass overwrite=True "
+            "(--overwrite)."
+        )
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    # A leading dot and a non-numeric name: TF Serving ignores it while it is written.
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.tmp-", dir=export_dir.parent))
+    old = None
+    try:
+        write(str(tmp))
+        _make_readable(tmp)
+        _fsync_tree(tmp)
+        if export_dir.exists():
+            old = pathlib.Path(
+                tempfile.mkdtemp(prefix=f".{export_dir.name}.old-", dir=export_dir.parent)
+            )
+            os.rmdir(old)
+            os.rename(export_dir, old)
+        os.rename(tmp, export_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not export_dir.exists():
+            os.rename(old, export_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return export_dir
+
+
+def _to_unit_images(raw, output_range, image_shape):
+    images = tf.cast(raw, tf.float32)
+    if output_range == "symmetric":
+        images = (images + 1.0) * 0.5
+    images = tf.reshape(images, tf.concat([tf.shape(images)[:1], list(image_shape)], axis=0))
+    images = tf.clip_by_value(images, 0.0, 1.0)
+    return {
+        "images": images,
+        "images_uint8": tf.cast(tf.round(images * 255.0), tf.uint8),
+    }
+
+
+# ----------------------------------------------------------------------------- generator
+def export_generator(
+    gan_or_generator,
+    export_dir,
+    *,
+    latent_dim=None,
+    latent_distribution=None,
+    output_range=None,
+    image_shape=None,
+    max_samples=1024,
+    overwrite=False,
+):
+    """Exports a generator as a TF Serving SavedModel (signatures in the module doc).
+
+    Args:
+        gan_or_generator: an `ImprovedGAN` (its `generator`, `latent_dim` and
+            `latent_distribution` are used) or a generator `keras.Model`.
+        export_dir: the version directory, `EXPORT_BASE/<model_name>/<version>`.
+        latent_dim: size of z (default: the GAN's / G's input size).
+        latent_distribution: "uniform" (U(0,1)), "uniform_signed" (U(-1,1)) or
+            "normal", used by the `sample` signature (default: the GAN's, G's
+            `latent_distribution` attribute, else "uniform").
+        output_range: "unit" (G outputs [0, 1]) or "symmetric" ([-1, 1]); default:
+            from G's final activation (sigmoid / tanh).
+        image_shape: (H, W, C) of the images (default: G's output shape, 28x28x1
+            for a flat 784 output).
+        max_samples: largest `num_samples` the `sample` signature accepts.
+        overwrite: replace an existing `export_dir`.
+
+    Returns:
+        The `pathlib.Path` of the written version directory.
+    """
+    gan = gan_or_generator if hasattr(gan_or_generator, "discriminator") else None
+    generator = gan.generator if gan is not None else gan_or_generator
+    if not generator.built:
+        raise ValueError(f"Generator '{generator.name}' is not built; call it or train it first.")
+    if latent_dim is None:
+        latent_dim = getattr(gan, "latent_dim", None) or getattr(generator, "latent_dim", None)
+        latent_dim = latent_dim or generator.inputs[0].shape[-1]
+    latent_dim = int(latent_dim)
+    if latent_distribution is None:
+        latent_distribution = (
+            getattr(gan, "latent_distribution", None)
+            or getattr(generator, "latent_distribution", None)
+            or "uniform"
+        )
+    if latent_distribution not in LATENT_DISTRIBUTIONS:
+        raise ValueError(
+            f"latent_distribution must be one of {LATENT_DISTRIBUTIONS}. "
+            f"Received: {latent_distribution!r}"
+        )
+    if output_range is None:
+        output_range = infer_output_range(generator)
+    if output_range not in _OUTPUT_RANGES:
+        raise ValueError(f"output_range must be one of {_OUTPUT_RANGES}. Received: {output_range!r}")
+    image_shape = _generator_image_shape(generator, latent_dim, image_shape)
+    max_samples = int(max_samples)
+
+    def generate(z):
+        z = tf.ensure_shape(z, [None, latent_dim], name="check_z_shape")
+        return _to_unit_images(generator(z, training=False), output_range, image_shape)
+
+    def serving_default(z):
+        return generate(z)
+
+    def sample(seed, num_samples):
+        checks = [
+            tf.debugging.assert_non_negative(
+                num_samples, message="num_samples must be >= 0"
+            ),
+            tf.debugging.assert_less_equal(
+                num_samples, tf.constant(max_samples, tf.int32),
+                message=f"num_samples must be <= {max_samples} (max_samples of this export)",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            z = sample_signature_latents(latent_distribution, latent_dim, seed, num_samples)
+        return generate(z)
+
+    def write(path):
+        archive = keras.export.ExportArchive()
+        archive.add_endpoint(
+            "serving_default", serving_default,
+            input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")],
+        )
+        archive.add_endpoint(
+            "sample", sample,
+            input_signature=[
+                tf.TensorSpec([], tf.int64, name="seed"),
+                tf.TensorSpec([], tf.int32, name="num_samples"),
+            ],
+        )
+        archive.write_out(path, verbose=False)
+
+    return _write_atomically(write, export_dir, overwrite)
+
+
+# ----------------------------------------------------------------------------- classifier
+def _classifier_input(discriminator, image_shape, preprocess, dataset):
+    if dataset is not None:
+        dataset = data_lib.canonical_name(dataset)
+        if preprocess is None:
+            preprocess = data_lib.DEFAULT_PREPROCESS[dataset]
+        if image_shape is None:
+            image_shape = DATASET_IMAGE_SHAPES[dataset]
+    input_shape = tuple(discriminator.inputs[0].shape[1:])
+    if image_shape is None:
+        if len(input_shape) == 3 and all(d is not None for d in input_shape):
+            image_shape = input_shape
+        elif input_shape == (784,):
+            image_shape = (28, 28, 1)
+    if preprocess is None and input_shape == (784,):
+        preprocess = "unit_flat"
+    if image_shape is None or preprocess is None:
+        raise ValueError(
+            f"Cannot tell how raw images become the input {input_shape} of discriminator "
+            f"'{discriminator.name}'. Pass dataset=... (one of {sorted(DATASET_IMAGE_SHAPES)}) "
+            "or image_shape=(H, W, C) and preprocess='unit' / 'unit_flat' / 'symmetric'."
+        )
+    return tuple(int(d) for d in image_shape), data_lib.get_preprocess(preprocess)
+
+
+def export_classifier(
+    gan,
+    export_dir,
+    *,
+    dataset=None,
+    image_shape=None,
+    preprocess=None,
+    use_averaged_weights=True,
+    overwrite=False,
+):
+    """Exports a semi-supervised GAN's discriminator as a K-class classifier SavedModel.
+
+    Args:
+        gan: a semi-supervised `ImprovedGAN` (`num_classes` set).
+        export_dir: the version directory, `EXPORT_BASE/<model_name>/<version>`.
+        dataset: "mnist", "fashion_mnist", "cifar10" or "svhn_cropped": sets the
+            raw image shape and `data.DEFAULT_PREPROCESS[dataset]`.
+        image_shape: (H, W, C) of the raw uint8 images (default: from `dataset`,
+            D's input shape, or 28x28x1 for a flat 784 input).
+        preprocess: uint8 batch -> D input, see `data.get_preprocess` (default: from
+            `dataset`; "unit_flat" for a flat 784 input).
+        use_averaged_weights: export D's Polyak-averaged weights when the model
+            keeps them (the weights `evaluate` uses).
+        overwrite: replace an existing `export_dir`.
+
+    Returns:
+        The `pathlib.Path` of the written version directory.
+    """
+    if getattr(gan, "num_classes", None) is None:
+        raise ValueError(
+            "export_classifier needs a semi-supervised ImprovedGAN (num_classes=K): an "
+            "unsupervised discriminator has no classes to predict."
+        )
+    discriminator = gan.discriminator
+    image_shape, preprocess_fn = _classifier_input(discriminator, image_shape, preprocess, dataset)
+
+    def heads(x):
+        logits = tf.cast(discriminator(x, training=False), tf.float32)
+        log_z = tf.reduce_logsumexp(logits, axis=-1)
+        return {
+            "class_probabilities": tf.nn.softmax(logits, axis=-1),
+            "predicted_class": tf.argmax(logits, axis=-1, output_type=tf.int64),
+            # D(x) = Z / (Z + 1) = sigmoid(log Z), stable for large logits.
+            "p_real": tf.sigmoid(log_z),
+            "logits": logits,
+        }
+
+    shape_message = [None, *image_shape]
+
+    def serving_default(images):
+        images = tf.ensure_shape(images, shape_message, name="check_images_shape")
+        return heads(preprocess_fn(images))
+
+    def classify_float(images):
+        images = tf.ensure_shape(images, shape_message, name="check_images_shape")
+        return heads(preprocess_fn(images * 255.0))
+
+    def write(path):
+        archive = keras.export.ExportArchive()
+        archive.add_endpoint(
+            "serving_default", serving_default,
+            input_signature=[tf.TensorSpec([None, *image_shape], tf.uint8, name="images")],
+        )
+        archive.add_endpoint(
+            "classify_float", classify_float,
+            input_signature=[tf.TensorSpec([None, *image_shape], tf.float32, name="images")],
+        )
+        if use_averaged_weights:
+            with gan.averaged_discriminator_weights():
+                archive.write_out(path, verbose=False)
+        else:
+            archive.write_out(path, verbose=False)
+
+    return _write_atomically(write, export_dir, overwrite)
