@@ -17,6 +17,7 @@ References:
     (arXiv:1606.03498), and the authors' released code (openai/improved-gan).
 """
 
+import tensorflow as tf
 from keras import ops
 
 FEATURE_MATCHING_NORMS = ("l2", "l1")
@@ -120,6 +121,7 @@ def supervised_loss(labeled_logits, labels):
     With the fake logit fixed at 0 this is the ordinary softmax cross-entropy over
     the K logits: mean(logsumexp(l) - l_y).
     """
+    labeled_logits = tf.convert_to_tensor(labeled_logits)
     labels = ops.cast(labels, "int32")
     picked = ops.take_along_axis(labeled_logits, ops.expand_dims(labels, -1), axis=-1)
     return ops.mean(ops.logsumexp(labeled_logits, axis=-1) - ops.squeeze(picked, -1))
