@@ -1,0 +1,540 @@
+"""Exported SavedModels: contract, fidelity outside the package, determinism, atomicity.
+
+The fidelity tests load the exports in a fresh Python that cannot import
+`improved_gan_tf` (see `_isolated_python`), through `saved_model_cli`, and through
+TensorFlow's C API (`export/c_api_smoke/serve_generator.c`, the C++ SavedModel
+loader that TF Serving uses), and compare with the in-process Keras models.
+"""
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from improved_gan_tf import ImprovedGAN
+from improved_gan_tf import architectures
+from improved_gan_tf import data as data_lib
+from improved_gan_tf import export
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+C_SOURCE = REPO_ROOT / "export" / "c_api_smoke" / "serve_generator.c"
+LATENT_DIM = 100
+TOLERANCE = 1e-5
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def mnist_arrays(mnist_dir):
+    images, labels = data_lib.load_arrays("mnist", "train", mnist_dir)
+    return images[:1000], labels[:1000]
+
+
+@pytest.fixture(scope="module")
+def trained_gan(mnist_arrays):
+    """The MNIST semi-supervised model after a few real training steps, with a
+    fast Polyak average so that the averaged D differs visibly from the current D."""
+    images, labels = mnist_arrays
+    x = data_lib.preprocess_array(images, "unit_flat")
+    gan = ImprovedGAN(
+        architectures.mnist_mlp_generator(),
+        architectures.mnist_mlp_discriminator(seed=1),
+        num_classes=10,
+        feature_layer=architectures.FEATURE_LAYER,
+        polyak_rate=0.3,
+        seed=3,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3)
+    )
+    gan.initialize(x[:200])
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"labeled_images": x[:100], "labels": labels[:100], "unlabeled_images": x[100:200]}
+    ).batch(25)
+    gan.fit(batches, epochs=2, verbose=0)
+    return gan
+
+
+@pytest.fixture(scope="module")
+def export_base(trained_gan, tmp_path_factory):
+    base = tmp_path_factory.mktemp("exports")
+    export.export_generator(trained_gan, base / "generator" / "1")
+    export.export_classifier(trained_gan, base / "classifier" / "1", dataset="mnist")
+    return base
+
+
+@pytest.fixture(scope="module")
+def references(trained_gan, mnist_arrays):
+    """Inputs for every signature and the in-process Keras outputs for them."""
+    rng = np.random.default_rng(0)
+    z = rng.random((7, LATENT_DIM), dtype=np.float32)
+    raw = trained_gan.generator(z, training=False).numpy()
+    sample_z = export.sample_signature_latents("uniform", LATENT_DIM, 1234, 5)
+    sample_raw = trained_gan.generator(sample_z, training=False).numpy()
+    images = mnist_arrays[0][:9]
+    float_images = np.clip(raw[:4].reshape(4, 28, 28, 1), 0, 1)
+    with trained_gan.averaged_discriminator_weights():
+        logits = trained_gan.discriminator(
+            data_lib.preprocess_array(images, "unit_flat"), training=False
+        ).numpy()
+        float_logits = trained_gan.discriminator(float_images.reshape(4, 784), training=False).numpy()
+    current_logits = trained_gan.discriminator(
+        data_lib.preprocess_array(images, "unit_flat"), training=False
+    ).numpy()
+    return {
+        "z": z,
+        "images": raw.reshape(7, 28, 28, 1),
+        "sample_seed": np.int64(1234),
+        "sample_num": np.int32(5),
+        "sample_images": sample_raw.reshape(5, 28, 28, 1),
+        "classifier_images": images,
+        "classifier_logits": logits,
+        "classifier_float_images": float_images,
+        "classifier_float_logits": float_logits,
+        "current_logits": current_logits,
+    }
+
+
+def _softmax(logits):
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _p_real(logits):
+    # D(x) = Z / (Z + 1), Z = sum_k exp(l_k), computed in float64.
+    z = np.exp(logits.astype(np.float64)).sum(-1)
+    return z / (z + 1.0)
+
+
+def _isolated_python(script, cwd, timeout=240):
+    """Runs `script` in a fresh interpreter that cannot import improved_gan_tf.
+
+    `-I` drops PYTHONPATH, the user site and the script directory / cwd from
+    sys.path; `-S` skips `site`, so no `.pth` file runs and the editable install's
+    finder (`__editable__.improved_gan_tf-*.pth`) is never registered. The script
+    then puts back only the venv's site-packages directories (for TensorFlow) and
+    installs a `sys.meta_path` blocker for `improved_gan_tf`, which also covers a
+    regular (non-editable) install in those directories. The script asserts the
+    package cannot be imported before it loads anything.
+    """
+    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    prologue = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.extend({paths!r})
+
+        class _Blocker:
+            def find_spec(self, name, path=None, target=None):
+                if name == "improved_gan_tf" or name.startswith("improved_gan_tf."):
+                    raise ModuleNotFoundError(f"{{name}} is blocked in this process")
+                return None
+
+        sys.meta_path.insert(0, _Blocker())
+        try:
+            import improved_gan_tf  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("improved_gan_tf is importable in the isolated process")
+        """
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", prologue + textwrap.dedent(script)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+# ----------------------------------------------------------------------------- fidelity
+def test_isolated_process_cannot_import_package(tmp_path):
+    result = _isolated_python(
+        """
+        import importlib.util, tensorflow as tf
+        print("TF", tf.__version__, "sys.path", sys.path)
+        assert "improved_gan_tf" not in sys.modules
+        """,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "TF 2." in result.stdout
+
+
+def test_every_signature_matches_keras_in_a_process_without_the_package(
+    export_base, references, tmp_path
+):
+    np.savez(tmp_path / "inputs.npz", **references)
+    result = _isolated_python(
+        f"""
+        import numpy as np, tensorflow as tf
+        inputs = np.load("inputs.npz")
+        generator = tf.saved_model.load({str(export_base / "generator" / "1")!r})
+        classifier = tf.saved_model.load({str(export_base / "classifier" / "1")!r})
+        assert sorted(generator.signatures) == ["sample", "serving_default"], list(generator.signatures)
+        assert sorted(classifier.signatures) == ["classify_float", "serving_default"], list(classifier.signatures)
+        outputs = {{}}
+        def keep(prefix, result):
+            for key, value in result.items():
+                outputs[prefix + "/" + key] = value.numpy()
+        keep("generator/serving_default", generator.signatures["serving_default"](z=tf.constant(inputs["z"])))
+        keep("generator/serving_default_1", generator.signatures["serving_default"](z=tf.constant(inputs["z"][:1])))
+        sample = generator.signatures["sample"]
+        keep("generator/sample", sample(seed=tf.constant(inputs["sample_seed"]), num_samples=tf.constant(inputs["sample_num"])))
+        keep("generator/sample_again", sample(seed=tf.constant(inputs["sample_seed"]), num_samples=tf.constant(inputs["sample_num"])))
+        keep("classifier/serving_default", classifier.signatures["serving_default"](images=tf.constant(inputs["classifier_images"])))
+        keep("classifier/classify_float", classifier.signatures["classify_float"](images=tf.constant(inputs["classifier_float_images"])))
+        assert "improved_gan_tf" not in sys.modules
+        np.savez("outputs.npz", **outputs)
+        print("ok")
+        """,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = dict(np.load(tmp_path / "outputs.npz"))
+    ref = references
+
+    images = out["generator/serving_default/images"]
+    assert images.dtype == np.float32 and images.shape == (7, 28, 28, 1)
+    np.testing.assert_allclose(images, ref["images"], atol=TOLERANCE)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    uint8 = out["generator/serving_default/images_uint8"]
+    assert uint8.dtype == np.uint8
+    assert np.abs(uint8.astype(int) - np.round(ref["images"] * 255).astype(int)).max() <= 1
+    np.testing.assert_allclose(out["generator/serving_default_1/images"], ref["images"][:1], atol=TOLERANCE)
+
+    np.testing.assert_allclose(out["generator/sample/images"], ref["sample_images"], atol=TOLERANCE)
+    np.testing.assert_array_equal(out["generator/sample/images"], out["generator/sample_again/images"])
+    np.testing.assert_array_equal(out["generator/sample/images_uint8"], out["generator/sample_again/images_uint8"])
+
+    logits = ref["classifier_logits"]
+    got = {key.split("/")[-1]: value for key, value in out.items() if key.startswith("classifier/serving_default/")}
+    np.testing.assert_allclose(got["logits"], logits, atol=TOLERANCE)
+    np.testing.assert_allclose(got["class_probabilities"], _softmax(logits), atol=TOLERANCE)
+    np.testing.assert_array_equal(got["predicted_class"], logits.argmax(-1))
+    assert got["predicted_class"].dtype == np.int64
+    np.testing.assert_allclose(got["p_real"], _p_real(logits), atol=TOLERANCE)
+    float_logits = out["classifier/classify_float/logits"]
+    np.testing.assert_allclose(float_logits, ref["classifier_float_logits"], atol=TOLERANCE)
+    np.testing.assert_allclose(out["classifier/classify_float/p_real"], _p_real(float_logits), atol=TOLERANCE)
+
+
+def test_classifier_uses_polyak_averaged_weights(export_base, references):
+    classifier = tf.saved_model.load(str(export_base / "classifier" / "1"))
+    logits = classifier.signatures["serving_default"](
+        images=tf.constant(references["classifier_images"])
+    )["logits"].numpy()
+    np.testing.assert_allclose(logits, references["classifier_logits"], atol=TOLERANCE)
+    # The fixture's averaged D is far enough from the current D to tell them apart.
+    assert np.abs(references["current_logits"] - references["classifier_logits"]).max() > 1e-2
+    assert np.abs(logits - references["current_logits"]).max() > 1e-2
+
+
+def test_signatures_refuse_wrong_dtype_and_shape(export_base):
+    classifier = tf.saved_model.load(str(export_base / "classifier" / "1"))
+    serve = classifier.signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,28,28,1\]"):
+        serve(images=tf.zeros([2, 32, 32, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="uint8"):
+        serve(images=tf.zeros([2, 28, 28, 1], tf.float32))
+    generator = tf.saved_model.load(str(export_base / "generator" / "1"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,100\]"):
+        generator.signatures["serving_default"](z=tf.zeros([2, 99]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="float"):
+        generator.signatures["serving_default"](z=tf.zeros([2, 100], tf.float64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 1024"):
+        generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(5000))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 0"):
+        generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(-1))
+    empty = generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(0))
+    assert empty["images"].shape == (0, 28, 28, 1)
+
+
+_SIGNATURE = re.compile(r"^signature_def\['(?P<name>[^']+)'\]:$")
+_TENSOR = re.compile(r"^\s+(?P<kind>inputs|outputs)\['(?P<key>[^']+)'\] tensor_info:$")
+_FIELD = re.compile(r"^\s+(?P<field>dtype|shape|name): (?P<value>.*)$")
+_METHOD = re.compile(r"^\s+Method name is: (?P<method>.*)$")
+
+
+def _parse_saved_model_cli(text):
+    """`saved_model_cli show --all` -> {signature: {"inputs"/"outputs": {key: (dtype, shape)}, "method": m}}."""
+    signatures, current, tensor = {}, None, None
+    for line in text.splitlines():
+        if match := _SIGNATURE.match(line):
+            current = signatures.setdefault(match["name"], {"inputs": {}, "outputs": {}, "method": None})
+        elif current is not None and (match := _TENSOR.match(line)):
+            tensor = current[match["kind"]].setdefault(match["key"], {})
+        elif current is not None and tensor is not None and (match := _FIELD.match(line)):
+            tensor[match["field"]] = match["value"]
+        elif current is not None and (match := _METHOD.match(line)):
+            current["method"] = match["method"]
+            tensor = None
+    return {
+        name: {
+            "method": sig["method"],
+            **{kind: {key: (t["dtype"], t["shape"]) for key, t in sig[kind].items()} for kind in ("inputs", "outputs")},
+        }
+        for name, sig in signatures.items()
+        if not name.startswith("__")
+    }
+
+
+def _saved_model_cli():
+    candidate = pathlib.Path(sys.executable).parent / "saved_model_cli"
+    found = str(candidate) if candidate.exists() else shutil.which("saved_model_cli")
+    if not found:
+        pytest.fail("saved_model_cli (shipped with the tensorflow wheel) is not installed")
+    return found
+
+
+def _show_all(directory):
+    result = subprocess.run(
+        [_saved_model_cli(), "show", "--all", "--dir", str(directory)],
+        capture_output=True, text=True, timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _parse_saved_model_cli(result.stdout)
+
+
+def test_saved_model_cli_lists_the_documented_signatures(export_base):
+    predict = "tensorflow/serving/predict"
+    images_out = {"images": ("DT_FLOAT", "(-1, 28, 28, 1)"), "images_uint8": ("DT_UINT8", "(-1, 28, 28, 1)")}
+    assert _show_all(export_base / "generator" / "1") == {
+        "serving_default": {"method": predict, "inputs": {"z": ("DT_FLOAT", "(-1, 100)")}, "outputs": images_out},
+        "sample": {
+            "method": predict,
+            "inputs": {"seed": ("DT_INT64", "()"), "num_samples": ("DT_INT32", "()")},
+            "outputs": images_out,
+        },
+    }
+    classifier_out = {
+        "class_probabilities": ("DT_FLOAT", "(-1, 10)"),
+        "predicted_class": ("DT_INT64", "(-1)"),
+        "p_real": ("DT_FLOAT", "(-1)"),
+        "logits": ("DT_FLOAT", "(-1, 10)"),
+    }
+    assert _show_all(export_base / "classifier" / "1") == {
+        "serving_default": {
+            "method": predict, "inputs": {"images": ("DT_UINT8", "(-1, 28, 28, 1)")}, "outputs": classifier_out,
+        },
+        "classify_float": {
+            "method": predict, "inputs": {"images": ("DT_FLOAT", "(-1, 28, 28, 1)")}, "outputs": classifier_out,
+        },
+    }
+
+
+def test_parse_saved_model_cli_reads_a_known_listing():
+    listing = textwrap.dedent(
+        """\
+        signature_def['serving_default']:
+          The given SavedModel SignatureDef contains the following input(s):
+            inputs['z'] tensor_info:
+                dtype: DT_FLOAT
+                shape: (-1, 100)
+                name: serving_default_z:0
+          The given SavedModel SignatureDef contains the following output(s):
+            outputs['images'] tensor_info:
+                dtype: DT_FLOAT
+                shape: (-1, 28, 28, 1)
+                name: StatefulPartitionedCall:0
+          Method name is: tensorflow/serving/predict
+        """
+    )
+    assert _parse_saved_model_cli(listing) == {
+        "serving_default": {
+            "method": "tensorflow/serving/predict",
+            "inputs": {"z": ("DT_FLOAT", "(-1, 100)")},
+            "outputs": {"images": ("DT_FLOAT", "(-1, 28, 28, 1)")},
+        }
+    }
+
+
+# ----------------------------------------------------------------------------- C API
+def _tensorflow_dir():
+    return pathlib.Path(tf.__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def c_loader(tmp_path_factory):
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed: cannot build the C API loader (apt-get install gcc)")
+    tf_dir = _tensorflow_dir()
+    header = tf_dir / "include" / "tensorflow" / "c" / "c_api.h"
+    libraries = [tf_dir / "libtensorflow_cc.so.2", tf_dir / "libtensorflow_framework.so.2"]
+    missing = [str(p) for p in [header, *libraries] if not p.exists()]
+    assert not missing, f"the tensorflow wheel no longer ships {missing}"
+    binary = tmp_path_factory.mktemp("c_api") / "serve_generator"
+    result = subprocess.run(
+        [gcc, "-O1", "-Wall", "-Werror", f"-I{tf_dir / 'include'}", str(C_SOURCE), "-o", str(binary),
+         f"-L{tf_dir}", "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2",
+         f"-Wl,-rpath,{tf_dir}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return binary
+
+
+def _run_c(binary, *args, cwd):
+    return subprocess.run(
+        [str(binary), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+def test_c_api_loader_serves_the_generator_like_python(c_loader, export_base, references, tmp_path):
+    model = export_base / "generator" / "1"
+    z = references["z"]
+    z.astype("<f4").tofile(tmp_path / "z.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "z.bin", *z.shape, tmp_path / "default", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "input z -> serving_default_z:0" in result.stdout
+    assert re.search(r"images shape \[7,28,28,1\] dtype float32", result.stdout), result.stdout
+    images = np.fromfile(tmp_path / "default.images.f32", "<f4").reshape(7, 28, 28, 1)
+    np.testing.assert_allclose(images, references["images"], atol=TOLERANCE)
+    uint8 = np.fromfile(tmp_path / "default.images_uint8.u8", np.uint8).reshape(7, 28, 28, 1)
+    python = tf.saved_model.load(str(model)).signatures["serving_default"](z=tf.constant(z))
+    np.testing.assert_allclose(images, python["images"].numpy(), atol=TOLERANCE)
+    np.testing.assert_array_equal(uint8, python["images_uint8"].numpy())
+
+    result = _run_c(c_loader, model, "sample", 1234, 5, tmp_path / "sample", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sample = np.fromfile(tmp_path / "sample.images.f32", "<f4").reshape(5, 28, 28, 1)
+    np.testing.assert_allclose(sample, references["sample_images"], atol=TOLERANCE)
+
+    # The shape check survives the C++ loader's graph optimizations.
+    z[:, :99].astype("<f4").tofile(tmp_path / "z99.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "z99.bin", 7, 99, tmp_path / "bad", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not compatible with expected shape [?,100]" in result.stderr
+
+
+# ----------------------------------------------------------------------------- VBN generator
+def test_vbn_generator_exports_frozen_reference_statistics(tmp_path):
+    generator = architectures.imagenet128_generator(gf_dim=4, latent_dim=16, reference_batch_size=4)
+    z_train = np.random.default_rng(1).uniform(-1, 1, (3, 16)).astype("float32")
+    generator(z_train, training=True)  # stores the reference statistics
+    path = export.export_generator(generator, tmp_path / "vbn" / "1")
+    served = tf.saved_model.load(str(path)).signatures
+
+    z = np.random.default_rng(2).uniform(-1, 1, (64, 16)).astype("float32")
+    batch = served["serving_default"](z=tf.constant(z))["images"].numpy()
+    assert batch.shape == (64, 128, 128, 3)
+    np.testing.assert_allclose(batch, (generator(z, training=False).numpy() + 1) / 2, atol=TOLERANCE)
+    for index in (0, 37):
+        single = served["serving_default"](z=tf.constant(z[index : index + 1]))["images"].numpy()
+        np.testing.assert_allclose(single[0], batch[index], atol=TOLERANCE)
+    # Another training-mode call changes the model's reference statistics, not the export's.
+    generator(np.random.default_rng(3).uniform(-1, 1, (3, 16)).astype("float32") * 0.1, training=True)
+    again = served["serving_default"](z=tf.constant(z[:2]))["images"].numpy()
+    np.testing.assert_allclose(again, batch[:2], atol=TOLERANCE)
+    # `sample` draws U(-1, 1) latents, the generator's distribution.
+    sample = served["sample"](seed=tf.constant(9, tf.int64), num_samples=tf.constant(2))["images"].numpy()
+    latents = export.sample_signature_latents("uniform_signed", 16, 9, 2)
+    assert latents.numpy().min() < 0
+    reference = tf.saved_model.load(str(path)).signatures["serving_default"](z=latents)["images"].numpy()
+    np.testing.assert_allclose(sample, reference, atol=TOLERANCE)
+
+
+# ----------------------------------------------------------------------------- files on disk
+def _variables_bytes(directory):
+    root = pathlib.Path(directory) / "variables"
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
+
+
+def test_export_is_deterministic_and_refuses_to_overwrite(trained_gan, export_base, tmp_path):
+    for name in ("generator", "classifier"):
+        write = export.export_generator if name == "generator" else export.export_classifier
+        kwargs = {} if name == "generator" else {"dataset": "mnist"}
+        first = _variables_bytes(export_base / name / "1")
+        assert set(first) == {"variables.index", "variables.data-00000-of-00001"}
+        again = write(trained_gan, tmp_path / name / "7", **kwargs)
+        assert _variables_bytes(again) == first
+
+        before = (again / "saved_model.pb").read_bytes()
+        with pytest.raises(FileExistsError, match="overwrite"):
+            write(trained_gan, again, **kwargs)
+        assert (again / "saved_model.pb").read_bytes() == before
+        write(trained_gan, again, overwrite=True, **kwargs)
+        assert _variables_bytes(again) == first
+        assert sorted(p.name for p in again.parent.iterdir()) == ["7"]  # no temporary left over
+        mode = os.stat(again).st_mode & 0o777
+        assert mode == 0o755, oct(mode)
+
+
+def test_export_dir_must_be_a_version_directory(trained_gan, tmp_path):
+    with pytest.raises(ValueError, match="version"):
+        export.export_generator(trained_gan, tmp_path / "generator")
+    with pytest.raises(ValueError, match="version"):
+        export.export_generator(trained_gan, tmp_path / "generator" / "0")
+
+
+def test_crashed_export_leaves_no_half_model(trained_gan, tmp_path, monkeypatch):
+    target = tmp_path / "generator" / "3"
+
+    class Crash(RuntimeError):
+        pass
+
+    original = keras.export.ExportArchive.__new__
+
+    def crashing_archive(cls, *args, **kwargs):
+        archive = original(cls, *args, **kwargs)
+
+        def write_out(path, **_):
+            (pathlib.Path(path) / "saved_model.pb").write_bytes(b"half")
+            raise Crash("killed mid-export")
+
+        archive.write_out = write_out
+        return archive
+
+    monkeypatch.setattr(keras.export.ExportArchive, "__new__", crashing_archive)
+    with pytest.raises(Crash):
+        export.export_generator(trained_gan, target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+    # An existing version survives a crashed overwrite untouched.
+    monkeypatch.setattr(keras.export.ExportArchive, "__new__", original)
+    export.export_generator(trained_gan, target)
+    saved = _variables_bytes(target)
+    monkeypatch.setattr(keras.export.ExportArchive, "__new__", crashing_archive)
+    with pytest.raises(Crash):
+        export.export_generator(trained_gan, target, overwrite=True)
+    assert _variables_bytes(target) == saved
+    assert (target / "saved_model.pb").read_bytes() != b"half"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["3"]
+
+
+def test_next_version_counts_both_models(tmp_path):
+    assert export.next_version(tmp_path) == 1
+    (tmp_path / "generator" / "2").mkdir(parents=True)
+    (tmp_path / "classifier" / "5").mkdir(parents=True)
+    (tmp_path / "classifier" / ".6.tmp-x").mkdir()
+    assert export.next_version(tmp_path) == 6
+
+
+def test_unsupervised_model_has_no_classifier(tmp_path):
+    gan = ImprovedGAN(
+        architectures.goodfellow2014_generator(), architectures.goodfellow2014_discriminator()
+    )
+    with pytest.raises(ValueError, match="semi-supervised"):
+        export.export_classifier(gan, tmp_path / "classifier" / "1")
+
+
+def test_export_writes_the_tf_serving_layout(export_base):
+    for name in ("generator", "classifier"):
+        files = sorted(
+            str(p.relative_to(export_base)) for p in (export_base / name).rglob("*") if p.is_file()
+        )
+        assert f"{name}/1/saved_model.pb" in files
+        assert f"{name}/1/variables/variables.index" in files
+        assert json.dumps(files)  # plain paths only
