@@ -346,8 +346,10 @@ class ImprovedGAN(keras.Model):
         )
 
     def _unpack(self, data):
-        if isinstance(data, (tuple, list)) and len(data) == 1:
-            data = data[0]
+        if isinstance(data, (tuple, list)):
+            # Keras packs `fit(x)` / `train_on_batch(x)` as (x,) or (x, None, None).
+            data = [part for part in data if part is not None]
+            data = data[0] if len(data) == 1 else tuple(data)
         if not isinstance(data, dict):
             if self.num_classes is not None:
                 raise ValueError(

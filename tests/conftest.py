@@ -48,3 +48,19 @@ def cifar10_dir():
 @pytest.fixture(scope="session")
 def svhn_dir():
     return SHARED_DATA / "svhn"
+
+
+_TWO_REPLICA_STRATEGY = []
+
+
+@pytest.fixture(scope="session")
+def two_replica_strategy():
+    """One MirroredStrategy over the 2 logical CPUs, shared by the whole session.
+
+    Several MirroredStrategy objects in one process hand out clashing collective
+    instance keys ("Shape mismatch in the collective instance ..."), so tests share
+    this one instead of creating their own.
+    """
+    if not _TWO_REPLICA_STRATEGY:
+        _TWO_REPLICA_STRATEGY.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    return _TWO_REPLICA_STRATEGY[0]

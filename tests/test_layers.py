@@ -15,10 +15,6 @@ from improved_gan_tf.layers import WeightNormalization
 RNG = np.random.default_rng(1)
 
 
-def two_replica_strategy():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-
-
 # ---------------------------------------------------------------- weight normalization
 def np_weight_norm(v, g, norm_axes, eps=1e-6):
     norm = np.sqrt(np.sum(v.astype(np.float64) ** 2, axis=norm_axes, keepdims=True) + eps)
@@ -172,8 +168,8 @@ def test_weight_norm_checkpoint_restore_does_not_rerun_init(tmp_path):
     np.testing.assert_array_equal(restored.g.numpy(), trained.g.numpy())
 
 
-def test_weight_norm_uninitialized_under_two_replicas_fails_clearly():
-    strategy = two_replica_strategy()
+def test_weight_norm_uninitialized_under_two_replicas_fails_clearly(two_replica_strategy):
+    strategy = two_replica_strategy
     with strategy.scope():
         layer = WeightNormalization(keras.layers.Dense(2), name="wn_dense")
         layer.build((None, 3))
@@ -347,8 +343,8 @@ def test_reference_batch_generator_checks_reference_sizes():
         ReferenceBatchGenerator(body, 5)
 
 
-def test_vbn_under_two_replicas_is_batch_independent_and_matches_one_device():
-    strategy = two_replica_strategy()
+def test_vbn_under_two_replicas_is_batch_independent_and_matches_one_device(two_replica_strategy):
+    strategy = two_replica_strategy
     z = RNG.uniform(size=(8, 3)).astype("float32")
     with strategy.scope():
         generator = _vbn_generator()
@@ -367,8 +363,8 @@ def test_vbn_under_two_replicas_is_batch_independent_and_matches_one_device():
 
 # ---------------------------------------------------------------- noise layers
 @pytest.mark.parametrize("layer", [GaussianNoise(1.0, seed=3), Dropout(0.5, seed=3)])
-def test_noise_layers_draw_different_noise_on_each_replica(layer):
-    strategy = two_replica_strategy()
+def test_noise_layers_draw_different_noise_on_each_replica(layer, two_replica_strategy):
+    strategy = two_replica_strategy
     with strategy.scope():
         layer.build((None, 50))
     data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(tf.ones((4, 50))))
