@@ -9,7 +9,7 @@ with; a perfect K-class classifier on class-balanced data gives a ceiling close 
 
 Train the classifier once per dataset (about a minute or two on 2 CPU cores):
 
-    python -m improved_gan_tf.evaluation.classifier_score train \
+    python -m improved_gan_tf.evaluation train \
         --dataset mnist --data_dir DIR --output mnist_classifier.keras
 
 which writes the `.keras` file atomically together with a `.json` sidecar holding its
@@ -91,12 +91,16 @@ def load_dataset_split(dataset: str, data_dir, split: str) -> tuple[np.ndarray, 
     return images[..., None], labels
 
 
-def build_dataset_classifier(input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32):
+def build_dataset_classifier(
+    input_shape=(28, 28, 1), num_classes: int = 10, width: int = 32,
+    dropout_rates=(0.3, 0.5),
+):
     """The small CNN used for the classifier score.
 
     Inputs are pixels in [0, 255] (a `Rescaling` layer maps them to [-1, 1]);
     conv(w)-conv(w)-maxpool-conv(2w)-conv(2w)-maxpool-dense(128, "features")-
-    dropout-dense(num_classes, softmax, "probabilities"), with batch normalisation
+    dropout-dense(num_classes, softmax, "probabilities") (dropout before and after
+    the "features" layer), with batch normalisation
     after each convolution. The "features" layer (ReLU, 128-d) is the one the
     classifier FD is computed on.
 
@@ -104,6 +108,7 @@ def build_dataset_classifier(input_shape=(28, 28, 1), num_classes: int = 10, wid
       input_shape: `(H, W, C)` of the images.
       num_classes: number of classes K.
       width: filters of the first convolutions (the tests use a narrow net).
+      dropout_rates: rates of the dropout before and after the "features" layer.
 
     Returns:
       An uncompiled `keras.Model` mapping images to class probabilities.
@@ -120,9 +125,9 @@ def build_dataset_classifier(input_shape=(28, 28, 1), num_classes: int = 10, wid
         x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
     x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
+    x = layers.Dropout(dropout_rates[0])(x)
     x = layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
-    x = layers.Dropout(0.5)(x)
+    x = layers.Dropout(dropout_rates[1])(x)
     outputs = layers.Dense(num_classes, activation="softmax", name=PROBABILITIES_LAYER)(x)
     return keras.Model(inputs, outputs, name="dataset_classifier")
 
@@ -157,6 +162,8 @@ def train_dataset_classifier(
     batch_size: int = 128,
     learning_rate: float = 1e-3,
     width: int = 32,
+    dropout_rates=(0.3, 0.5),
+    augment: bool = True,
     max_train_examples: int | None = None,
     max_test_examples: int | None = None,
     seed: int = 0,
@@ -174,7 +181,9 @@ def train_dataset_classifier(
       output: where to save the model (`.keras`); written atomically (temporary file
         then `os.replace`), with a JSON sidecar `<output minus .keras>.json` holding the
         returned info. `None` saves nothing.
-      epochs, batch_size, learning_rate, width: training settings.
+      epochs, batch_size, learning_rate, width, dropout_rates: training settings
+        (see `build_dataset_classifier`).
+      augment: random translations of up to 2 pixels during training.
       max_train_examples, max_test_examples: use only the first examples (for tests).
       seed: seed for Keras, NumPy and TF randomness.
       verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
@@ -199,12 +208,14 @@ def train_dataset_classifier(
     input_shape, num_classes = DATASETS[dataset]
 
     keras.utils.set_random_seed(seed)
-    classifier = build_dataset_classifier(input_shape, num_classes, width=width)
-    augment = keras.Sequential(
-        [keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", seed=seed)],
-        name="augment",
+    classifier = build_dataset_classifier(
+        input_shape, num_classes, width=width, dropout_rates=dropout_rates
     )
-    trainer = keras.Sequential([augment, classifier], name="classifier_trainer")
+    stages = [classifier]
+    if augment:
+        shift = (2 / input_shape[0], 2 / input_shape[1])
+        stages.insert(0, keras.layers.RandomTranslation(*shift, fill_mode="constant", seed=seed))
+    trainer = keras.Sequential(stages, name="classifier_trainer")
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1))
     trainer.compile(
@@ -231,6 +242,8 @@ def train_dataset_classifier(
         "test_examples": int(len(x_test)),
         "epochs": int(epochs),
         "width": int(width),
+        "dropout_rates": [float(r) for r in dropout_rates],
+        "augment": bool(augment),
         "train_seconds": round(train_seconds, 1),
     }
     if output is not None:
@@ -245,7 +258,7 @@ def load_dataset_classifier(path):
     if not path.is_file():
         raise FileNotFoundError(
             f"dataset classifier {path} not found; create it with `python -m "
-            "improved_gan_tf.evaluation.classifier_score train --dataset DATASET "
+            "improved_gan_tf.evaluation train --dataset DATASET "
             f"--data_dir DIR --output {path}`"
         )
     model = _keras().models.load_model(path, compile=False)
@@ -305,8 +318,8 @@ def classifier_predict(classifier, images, *, batch_size: int = 500, value_range
     probs, feats = [], []
     for start in range(0, len(x), batch_size):
         p, f = model(x[start:start + batch_size], training=False)
-        probs.append(np.asarray(p))
-        feats.append(np.asarray(f))
+        probs.append(p.numpy())
+        feats.append(f.numpy())
     if not probs:
         raise ValueError("images is empty")
     return np.concatenate(probs), np.concatenate(feats)
@@ -385,9 +398,10 @@ def real_data_classifier_score(
     }
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m improved_gan_tf.evaluation") -> int:
+    """The `train` and `evaluate` commands; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m improved_gan_tf.evaluation.classifier_score",
+        prog=prog,
         description="Train or check the dataset classifier used for the classifier "
         "score and classifier FD of MNIST-like data.",
     )
@@ -425,4 +439,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m improved_gan_tf.evaluation.dataset_classifier"))

@@ -1,7 +1,7 @@
 """Sample-quality metrics as pure NumPy functions: Inception Score and Fréchet distance.
 
 These functions take class probabilities or feature activations that some network has
-already produced (`InceptionScorer`, the dataset classifier of `classifier_score`, or
+already produced (`InceptionScorer`, the dataset classifier of `dataset_classifier`, or
 any other), so they can be tested, and reused, without a network in the loop. All of
 them compute in float64.
 """
