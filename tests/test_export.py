@@ -580,3 +580,155 @@ def test_export_writes_the_tf_serving_layout(export_base):
         assert f"{name}/1/saved_model.pb" in files
         assert f"{name}/1/variables/variables.index" in files
         assert json.dumps(files)  # plain paths only
+
+
+# ----------------------------------------------------------------------------- operator files
+EXPORT_FOLDER = REPO_ROOT / "export"
+
+
+class _FakeTFServingREST:
+    """The part of TF Serving's REST predict API the operator files use, on 127.0.0.1.
+
+    POST /v1/models/<name>[/versions/<n>]:predict with "inputs" (columnar) or
+    "instances" (row) bodies; JSON values are converted to the signature's dtypes and
+    the reply is {"outputs": {...}} or {"predictions": [...]} as TF Serving's.
+    """
+
+    def __init__(self, export_base):
+        import http.server
+        import threading
+
+        self.models = {}
+        self.base = pathlib.Path(export_base)
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                match = re.fullmatch(r"/v1/models/([^/:]+)(?:/versions/(\d+))?:predict", self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    reply = server.predict(match[1], match[2], body)
+                    status, payload = 200, json.dumps(reply).encode()
+                except Exception as error:  # noqa: BLE001 - reported to the client like TF Serving
+                    status, payload = 400, json.dumps({"error": str(error)}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def predict(self, name, version, body):
+        versions = sorted(int(p.name) for p in (self.base / name).iterdir() if p.name.isdigit())
+        version = int(version) if version else versions[-1]
+        key = (name, version)
+        if key not in self.models:
+            self.models[key] = tf.saved_model.load(str(self.base / name / str(version)))
+        signature = self.models[key].signatures[body.get("signature_name", "serving_default")]
+        _, specs = signature.structured_input_signature
+        if "inputs" in body:
+            values = body["inputs"] if isinstance(body["inputs"], dict) else {next(iter(specs)): body["inputs"]}
+        else:
+            rows = body["instances"]
+            values = {k: [row[k] for row in rows] for k in specs} if isinstance(rows[0], dict) else {next(iter(specs)): rows}
+        tensors = {k: tf.constant(np.asarray(v), dtype=specs[k].dtype) for k, v in values.items()}
+        outputs = {k: v.numpy().tolist() for k, v in signature(**tensors).items()}
+        if "inputs" in body:
+            return {"outputs": outputs if len(outputs) > 1 else next(iter(outputs.values()))}
+        count = len(next(iter(outputs.values())))
+        return {"predictions": [{k: v[i] for k, v in outputs.items()} for i in range(count)]}
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def fake_server(export_base):
+    server = _FakeTFServingREST(export_base)
+    yield server
+    server.close()
+
+
+def _post(url, body):
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def test_client_script_writes_the_sample_grid(fake_server, export_base, tmp_path):
+    from PIL import Image
+
+    output = tmp_path / "grid.png"
+    result = subprocess.run(
+        [sys.executable, "-I", str(EXPORT_FOLDER / "client.py"), "--server", fake_server.url,
+         "--model", "generator", "--seed", "42", "--num-samples", "5", "--columns", "3",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    grid = np.asarray(Image.open(output))
+    expected = tf.saved_model.load(str(export_base / "generator" / "1")).signatures["sample"](
+        seed=tf.constant(42, tf.int64), num_samples=tf.constant(5)
+    )["images_uint8"].numpy()
+    # 3 columns x 2 rows of 28x28 with 2-pixel padding; grayscale.
+    assert grid.shape == (2 * 28 + 3 * 2, 3 * 28 + 4 * 2) and grid.dtype == np.uint8
+    for index in range(5):
+        top, left = 2 + (index // 3) * 30, 2 + (index % 3) * 30
+        np.testing.assert_array_equal(grid[top:top + 28, left:left + 28], expected[index, :, :, 0])
+    assert not grid[2 + 30:2 + 58, 2 + 60:2 + 88].any()  # the sixth cell stays empty
+
+
+def test_example_rest_bodies_run_against_the_exports(fake_server):
+    requests = EXPORT_FOLDER / "requests"
+    sample = _post(f"{fake_server.url}/v1/models/generator:predict",
+                   json.loads((requests / "generator_sample.json").read_text()))
+    assert np.asarray(sample["outputs"]["images_uint8"]).shape == (16, 28, 28, 1)
+    by_z = _post(f"{fake_server.url}/v1/models/generator/versions/1:predict",
+                 json.loads((requests / "generator_predict_z.json").read_text()))
+    images = np.asarray(by_z["outputs"]["images"])
+    assert images.shape == (2, 28, 28, 1) and 0 <= images.min() and images.max() <= 1
+    classified = _post(f"{fake_server.url}/v1/models/classifier:predict",
+                       json.loads((requests / "classifier_predict.json").read_text()))
+    (prediction,) = classified["predictions"]
+    assert set(prediction) == {"class_probabilities", "predicted_class", "p_real", "logits"}
+    assert len(prediction["class_probabilities"]) == 10
+    assert abs(sum(prediction["class_probabilities"]) - 1) < 1e-5
+    assert 0 <= prediction["p_real"] <= 1 and prediction["predicted_class"] in range(10)
+
+
+def test_example_grpc_bodies_hold_tensors_the_signatures_accept(export_base):
+    from google.protobuf import json_format
+    from tensorflow.core.framework import tensor_pb2
+
+    for file, model in (("generator_sample.grpc.json", "generator"), ("classifier_predict.grpc.json", "classifier")):
+        body = json.loads((EXPORT_FOLDER / "requests" / file).read_text())
+        assert body["model_spec"]["name"] == model
+        signature = tf.saved_model.load(str(export_base / model / "1")).signatures[body["model_spec"]["signature_name"]]
+        _, specs = signature.structured_input_signature
+        assert set(body["inputs"]) == set(specs)
+        tensors = {}
+        for key, proto_json in body["inputs"].items():
+            proto = json_format.ParseDict(proto_json, tensor_pb2.TensorProto())
+            tensors[key] = tf.constant(tf.make_ndarray(proto))
+            assert tensors[key].dtype == specs[key].dtype, key
+        outputs = signature(**tensors)
+        assert set(body.get("output_filter", [])) <= set(outputs)
+
+
+def test_models_config_names_the_exported_models():
+    text = (EXPORT_FOLDER / "models.config").read_text()
+    names = re.findall(r'name:\s*"([^"]+)"', text)
+    paths = re.findall(r'base_path:\s*"([^"]+)"', text)
+    assert names == [export.GENERATOR_MODEL_NAME, export.CLASSIFIER_MODEL_NAME]
+    assert paths == [f"/models/{name}" for name in names]
+    assert text.count("{") == text.count("}")
