@@ -1,0 +1,31 @@
+"""Quickstart: MNIST semi-supervised with 100 labels in a few minutes on 2 CPU cores.
+
+The `mnist_feature_matching` model and optimizer, shortened: 4 epochs of 400 steps,
+and a faster Polyak average (rate 1e-3 instead of the authors' 1e-4, whose average over
+so few steps would still carry the untrained start). It ends clearly below the ~22%
+test error of the same classifier trained on the 100 labels alone.
+
+    improved-gan train --config configs/quickstart.py --workdir /tmp/quickstart \
+        --config.data.dir=../shared/data/mnist
+"""
+
+import importlib.util
+import pathlib
+
+
+def _load(name):
+    path = pathlib.Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_config_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def get_config():
+    config = _load("mnist_feature_matching").get_config()
+    config.experiment = "quickstart"
+    config.train.epochs = 4  # ours: fits the 5-minute budget
+    config.train.steps_per_epoch = 400  # ours
+    config.model.polyak_rate = 1e-3  # ours: see the docstring
+    config.checkpoint.every_steps = 400  # ours: once per epoch
+    return config

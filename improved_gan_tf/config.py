@@ -1,0 +1,242 @@
+"""The experiment configuration shared by every file in `configs/`, and its validation.
+
+Every experiment config (`configs/<experiment>.py`, big_vision style) starts from
+`base_config()`, which holds *every* key the trainer reads with its default, and then
+changes the values its paper / script needs. The base is locked, so a config file that
+sets a misspelled key fails at import with an `AttributeError` naming it, and a value of
+the wrong type fails with a `TypeError` naming it (ml_collections' type-safe fields).
+Command-line overrides (`--config.train.epochs=3`) are checked the same way by
+`ml_collections.config_flags`; `validate_config` then checks value ranges and choices
+before anything starts, and raises `ConfigError` naming the offending key.
+
+Keys (see `base_config` for the defaults):
+
+- `experiment`: name used in reports.
+- `seed`: seed of the model's weights and noise and of the data stream's shuffling.
+- `deterministic`: `tf.config.experimental.enable_op_determinism()` (bit-exact reruns
+  and resumes; slower).
+- `data.*`: dataset (`name`, local `dir` of standard files or empty for TFDS,
+  `num_labeled` (0 = unsupervised GAN), `seed` (the authors' `seed_data`, which picks
+  the labeled subset), `preprocess` (empty = the authors' input range for the dataset),
+  `train_examples` / `test_examples` (0 = all), `test_split`, `synthetic` (random
+  tensors of the right shape instead of data, for smoke tests).
+- `model.*`: `architecture`, builder keyword arguments in `model.arch`, and every
+  `ImprovedGAN` option (generator loss, feature-matching norm, minibatch
+  discrimination, Polyak rate, historical averaging, label smoothing, k / g steps).
+- `optimizer.*`: `adam` or `sgd` (with optional linear momentum ramp) and the
+  learning-rate `schedule`: `constant`, `linear_ramp_down` (the authors'
+  `lr * min(ramp_offset - epoch / ramp_epochs, 1)`) or `exponential_per_step` (pylearn2's
+  `ExponentialDecay`: `max(lr / decay_factor**step, min_learning_rate)`).
+- `train.*`: `epochs`, `steps_per_epoch` (None or 0 = one pass over the unlabeled
+  data), `batch_size`, `init_examples` (data-dependent init), `eval_every_epochs`,
+  `jit_compile`, `precision`, `num_samples`, `log_every_steps`.
+- `checkpoint.*`: `every_steps` (0 = at epoch ends only), `max_to_keep`.
+- `distribute.*`: `strategy` (`auto`, `mirrored`, `multi_worker`, `none`) and
+  `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
+"""
+
+from ml_collections import config_dict
+
+ARCHITECTURES = ("mnist_mlp", "mnist_conv", "cifar10", "svhn", "imagenet128", "goodfellow2014")
+GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
+FEATURE_MATCHING_NORMS = ("l2", "l1")
+LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "linear_ramp_down", "exponential_per_step")
+STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
+PRECISIONS = ("float32", "mixed_bfloat16")
+DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "svhn_cropped", "svhn", "imagenet2012")
+PREPROCESSES = ("", "unit_flat", "unit", "symmetric")
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or not one of the allowed choices."""
+
+
+def base_config():
+    """Every key the trainer reads, with its default; locked (no new keys)."""
+    c = config_dict.ConfigDict()
+    c.experiment = ""
+    c.seed = 1
+    c.deterministic = False
+
+    c.data = config_dict.ConfigDict()
+    c.data.name = "mnist"
+    c.data.dir = ""
+    c.data.num_labeled = 100
+    c.data.seed = 1
+    c.data.preprocess = ""
+    c.data.train_examples = 0
+    c.data.test_examples = 0
+    c.data.test_split = "test"
+    c.data.synthetic = False
+    c.data.tfds_manual_dir = ""
+
+    c.model = config_dict.ConfigDict()
+    c.model.architecture = "mnist_mlp"
+    c.model.minibatch_discrimination = False
+    c.model.arch = config_dict.ConfigDict()  # extra keyword arguments of the builders
+    c.model.latent_distribution = "uniform"
+    c.model.generator_loss = "feature_matching"
+    c.model.feature_matching_norm = "l2"
+    c.model.unsupervised_weight = 0.5
+    c.model.label_smoothing = 0.0
+    c.model.discriminator_steps = 1
+    c.model.generator_steps = 1
+    c.model.polyak_rate = 1e-4
+    c.model.polyak_debias = True
+    c.model.historical_averaging_weight = 0.0
+
+    c.optimizer = config_dict.ConfigDict()
+    c.optimizer.name = "adam"
+    c.optimizer.learning_rate = 0.003
+    c.optimizer.generator_learning_rate = 0.0  # 0 = same as learning_rate
+    c.optimizer.beta_1 = 0.5
+    c.optimizer.beta_2 = 0.999
+    c.optimizer.epsilon = 1e-8
+    c.optimizer.momentum = 0.0
+    c.optimizer.final_momentum = -1.0  # < 0 = constant momentum
+    c.optimizer.momentum_start_epoch = 1
+    c.optimizer.momentum_saturate_epoch = 250
+    c.optimizer.schedule = "constant"
+    c.optimizer.ramp_offset = 3.0
+    c.optimizer.ramp_epochs = 400.0
+    c.optimizer.decay_factor = 1.000004
+    c.optimizer.min_learning_rate = 1e-6
+
+    c.train = config_dict.ConfigDict()
+    c.train.epochs = 300
+    c.train.steps_per_epoch = config_dict.placeholder(int)
+    c.train.batch_size = 100
+    c.train.init_examples = 500
+    c.train.eval_every_epochs = 1
+    c.train.jit_compile = False
+    c.train.precision = "float32"
+    c.train.num_samples = 100
+    c.train.log_every_steps = 100
+    c.train.verbose = 2
+
+    c.checkpoint = config_dict.ConfigDict()
+    c.checkpoint.every_steps = 200
+    c.checkpoint.max_to_keep = 3
+
+    c.distribute = config_dict.ConfigDict()
+    c.distribute.strategy = "auto"
+    c.distribute.logical_cpus = 0
+    c.lock()
+    return c
+
+
+def set_arch_kwargs(config, **kwargs):
+    """Sets builder keyword arguments `config.model.arch.<name>` (new keys allowed there).
+
+    `model.arch` is the one free-form part of a config: its keys are passed to the
+    architecture's generator / discriminator builders (each to the builder whose
+    signature has it), e.g. `gf_dim=8` for `imagenet128`.
+    """
+    with config.unlocked():
+        for key, value in kwargs.items():
+            config.model.arch[key] = value
+    return config
+
+
+def _choice(config, key, choices):
+    value = _get(config, key)
+    if value not in choices:
+        raise ConfigError(f"config.{key}={value!r} is not one of {list(choices)}.")
+
+
+def _at_least(config, key, minimum):
+    value = _get(config, key)
+    if value is not None and value < minimum:
+        raise ConfigError(f"config.{key}={value!r} must be >= {minimum}.")
+
+
+def _get(config, key):
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def flatten(config, prefix=""):
+    """`{"a.b": value}` for every leaf of a ConfigDict (sub-dicts flattened)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, config_dict.ConfigDict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def validate_config(config):
+    """Checks that `config` has every base key with the base's type, and sane values.
+
+    Raises:
+        ConfigError: naming the first key that is missing, unknown, of the wrong type
+            or out of range.
+    """
+    base = flatten(base_config())
+    given = flatten(config)
+    for key in given:
+        if key not in base and not key.startswith("model.arch."):
+            raise ConfigError(f"Unknown config key {key!r}.")
+    for key, default in base.items():
+        if key not in given:
+            raise ConfigError(f"Config key {key!r} is missing.")
+        value = given[key]
+        expected = type(default) if default is not None else int
+        if value is None:
+            if key != "train.steps_per_epoch":
+                raise ConfigError(f"config.{key} is None; expected {expected.__name__}.")
+            continue
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int))
+        if isinstance(value, bool) and expected is not bool:
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"config.{key}={value!r} has type {type(value).__name__}; "
+                f"expected {expected.__name__}."
+            )
+    _choice(config, "data.name", DATASET_NAMES)
+    _choice(config, "data.preprocess", PREPROCESSES)
+    _choice(config, "model.architecture", ARCHITECTURES)
+    _choice(config, "model.latent_distribution", LATENT_DISTRIBUTIONS)
+    _choice(config, "model.generator_loss", GENERATOR_LOSSES)
+    _choice(config, "model.feature_matching_norm", FEATURE_MATCHING_NORMS)
+    _choice(config, "optimizer.name", OPTIMIZERS)
+    _choice(config, "optimizer.schedule", SCHEDULES)
+    _choice(config, "train.precision", PRECISIONS)
+    _choice(config, "distribute.strategy", STRATEGIES)
+    for key, minimum in (
+        ("data.num_labeled", 0), ("data.train_examples", 0), ("data.test_examples", 0),
+        ("model.discriminator_steps", 1), ("model.generator_steps", 1),
+        ("model.polyak_rate", 0.0), ("model.historical_averaging_weight", 0.0),
+        ("model.label_smoothing", 0.0), ("model.unsupervised_weight", 0.0),
+        ("optimizer.learning_rate", 0.0), ("optimizer.generator_learning_rate", 0.0),
+        ("optimizer.momentum", 0.0), ("optimizer.ramp_epochs", 1e-9),
+        ("optimizer.decay_factor", 1.0), ("optimizer.min_learning_rate", 0.0),
+        ("train.epochs", 1), ("train.steps_per_epoch", 0), ("train.batch_size", 1),
+        ("train.init_examples", 0), ("train.eval_every_epochs", 0),
+        ("train.num_samples", 1), ("train.log_every_steps", 0),
+        ("checkpoint.every_steps", 0), ("checkpoint.max_to_keep", 1),
+        ("distribute.logical_cpus", 0),
+    ):
+        _at_least(config, key, minimum)
+    if config.model.label_smoothing >= 1.0:
+        raise ConfigError(
+            f"config.model.label_smoothing={config.model.label_smoothing} is the target of "
+            "real examples: use a value in (0, 1), or 0 to disable it."
+        )
+    if config.model.polyak_rate > 1.0:
+        raise ConfigError(f"config.model.polyak_rate={config.model.polyak_rate} must be <= 1.")
+    if config.train.batch_size % config.model.discriminator_steps:
+        raise ConfigError(
+            f"config.train.batch_size={config.train.batch_size} must be a multiple of "
+            f"config.model.discriminator_steps={config.model.discriminator_steps} "
+            "(each of the k D updates takes its own part of the batch)."
+        )
+    if config.data.name == "imagenet2012" and config.model.architecture != "imagenet128":
+        raise ConfigError("config.data.name='imagenet2012' needs config.model.architecture='imagenet128'.")
+    return config
