@@ -58,8 +58,12 @@ target (a name TF Serving ignores) that is renamed into place when complete, so 
 crashed export never leaves a half-written version where the server looks.
 """
 
+import argparse
+import contextlib
+import json
 import os
 import pathlib
+import sys
 import re
 import shutil
 import tempfile
@@ -78,20 +82,14 @@ __all__ = [
     "export_classifier",
     "export_generator",
     "export_run",
+    "infer_output_range",
     "next_version",
+    "run",
     "sample_signature_latents",
 ]
 
 GENERATOR_MODEL_NAME = "generator"
 CLASSIFIER_MODEL_NAME = "classifier"
-
-#: Image shapes of the known datasets (uint8 pixels as stored).
-DATASET_IMAGE_SHAPES = {
-    "mnist": (28, 28, 1),
-    "fashion_mnist": (28, 28, 1),
-    "cifar10": (32, 32, 3),
-    "svhn_cropped": (32, 32, 3),
-}
 
 _OUTPUT_RANGES = ("unit", "symmetric")
 _VERSION_PATTERN = re.compile(r"^[0-9]+$")
@@ -255,6 +253,55 @@ def _write_atomically(write, export_dir, overwrite):
     return export_dir
 
 
+def _save_signatures(path, endpoints, model_variables):
+    """Saves `{name: (fn, input_signature)}` as a SavedModel with those signatures.
+
+    As `keras.export.ExportArchive` does, each fn is traced as a `tf.function` with
+    an explicit `tf.TensorSpec` signature, so input names survive (unlike
+    `tf.saved_model.save` on a Keras 3 model, keras-team/keras#19458), and only the
+    variables the functions read are saved. Unlike it, the functions read a
+    snapshot: every model variable is copied into a new `tf.Variable` named by its
+    position in `model_variables` (construction order), and the model reads those
+    copies through a `keras.StatelessScope` while it is traced. The saved names and
+    checkpoint keys are then positions, not Keras's per-process layer names
+    ("dense_7"), so the same weights always give byte-identical `variables/` files;
+    and the values are those at export time (e.g. inside
+    `averaged_discriminator_weights()`).
+    """
+    model_variables = list(model_variables)
+    with tf.init_scope():
+        copies = [
+            tf.Variable(
+                keras.ops.convert_to_numpy(variable), name=f"variable_{index:04d}", trainable=False
+            )
+            for index, variable in enumerate(model_variables)
+        ]
+    position = {id(copy): index for index, copy in enumerate(copies)}
+
+    def reading_copies(fn):
+        def traced(*args):
+            mapping = [(variable, copy) for variable, copy in zip(model_variables, copies)]
+            with keras.StatelessScope(state_mapping=mapping):
+                return fn(*args)
+
+        return traced
+
+    signatures = {}
+    for name, (fn, input_signature) in endpoints.items():
+        function = tf.function(reading_copies(fn), input_signature=input_signature, autograph=False)
+        signatures[name] = function.get_concrete_function()
+    captured = {}
+    for concrete in signatures.values():
+        for variable in concrete.variables:
+            captured.setdefault(id(variable), variable)
+    outside = [v.name for key, v in captured.items() if key not in position]
+    if outside:
+        raise RuntimeError(f"The exported functions read variables outside the model: {outside}")
+    root = tf.Module()
+    root.exported_variables = sorted(captured.values(), key=lambda v: position[id(v)])
+    tf.saved_model.save(root, path, signatures=signatures)
+
+
 def _to_unit_images(raw, output_range, image_shape):
     images = tf.cast(raw, tf.float32)
     if output_range == "symmetric":
@@ -347,19 +394,20 @@ def export_generator(
         return generate(z)
 
     def write(path):
-        archive = keras.export.ExportArchive()
-        archive.add_endpoint(
-            "serving_default", serving_default,
-            input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")],
+        _save_signatures(
+            path,
+            {
+                "serving_default": (
+                    serving_default, [tf.TensorSpec([None, latent_dim], tf.float32, name="z")]
+                ),
+                "sample": (
+                    sample,
+                    [tf.TensorSpec([], tf.int64, name="seed"),
+                     tf.TensorSpec([], tf.int32, name="num_samples")],
+                ),
+            },
+            generator.variables,
         )
-        archive.add_endpoint(
-            "sample", sample,
-            input_signature=[
-                tf.TensorSpec([], tf.int64, name="seed"),
-                tf.TensorSpec([], tf.int32, name="num_samples"),
-            ],
-        )
-        archive.write_out(path, verbose=False)
 
     return _write_atomically(write, export_dir, overwrite)
 
@@ -371,7 +419,7 @@ def _classifier_input(discriminator, image_shape, preprocess, dataset):
         if preprocess is None:
             preprocess = data_lib.DEFAULT_PREPROCESS[dataset]
         if image_shape is None:
-            image_shape = DATASET_IMAGE_SHAPES[dataset]
+            image_shape = data_lib.DATASETS[dataset].image_shape
     input_shape = tuple(discriminator.inputs[0].shape[1:])
     if image_shape is None:
         if len(input_shape) == 3 and all(d is not None for d in input_shape):
@@ -383,7 +431,7 @@ def _classifier_input(discriminator, image_shape, preprocess, dataset):
     if image_shape is None or preprocess is None:
         raise ValueError(
             f"Cannot tell how raw images become the input {input_shape} of discriminator "
-            f"'{discriminator.name}'. Pass dataset=... (one of {sorted(DATASET_IMAGE_SHAPES)}) "
+            f"'{discriminator.name}'. Pass dataset=... (one of {sorted(data_lib.DATASETS)}) "
             "or image_shape=(H, W, C) and preprocess='unit' / 'unit_flat' / 'symmetric'."
         )
     return tuple(int(d) for d in image_shape), data_lib.get_preprocess(preprocess)
@@ -405,7 +453,7 @@ def export_classifier(
         gan: a semi-supervised `ImprovedGAN` (`num_classes` set).
         export_dir: the version directory, `EXPORT_BASE/<model_name>/<version>`.
         dataset: "mnist", "fashion_mnist", "cifar10" or "svhn_cropped": sets the
-            raw image shape and `data.DEFAULT_PREPROCESS[dataset]`.
+            raw image shape (`data.DATASETS`) and `data.DEFAULT_PREPROCESS[dataset]`.
         image_shape: (H, W, C) of the raw uint8 images (default: from `dataset`,
             D's input shape, or 28x28x1 for a flat 784 input).
         preprocess: uint8 batch -> D input, see `data.get_preprocess` (default: from
@@ -447,19 +495,143 @@ def export_classifier(
         return heads(preprocess_fn(images * 255.0))
 
     def write(path):
-        archive = keras.export.ExportArchive()
-        archive.add_endpoint(
-            "serving_default", serving_default,
-            input_signature=[tf.TensorSpec([None, *image_shape], tf.uint8, name="images")],
-        )
-        archive.add_endpoint(
-            "classify_float", classify_float,
-            input_signature=[tf.TensorSpec([None, *image_shape], tf.float32, name="images")],
-        )
-        if use_averaged_weights:
-            with gan.averaged_discriminator_weights():
-                archive.write_out(path, verbose=False)
-        else:
-            archive.write_out(path, verbose=False)
+        endpoints = {
+            "serving_default": (
+                serving_default, [tf.TensorSpec([None, *image_shape], tf.uint8, name="images")]
+            ),
+            "classify_float": (
+                classify_float, [tf.TensorSpec([None, *image_shape], tf.float32, name="images")]
+            ),
+        }
+        averaged = gan.averaged_discriminator_weights() if use_averaged_weights else contextlib.nullcontext()
+        with averaged:  # the variables hold the averaged values while they are saved
+            _save_signatures(path, endpoints, discriminator.variables)
 
     return _write_atomically(write, export_dir, overwrite)
+
+
+# ----------------------------------------------------------------------------- run directories
+_OUTPUT_RANGE_OF_PREPROCESS = {"unit": "unit", "unit_flat": "unit", "symmetric": "symmetric"}
+
+
+def _run_data_facts(config):
+    """(dataset name or None, raw image shape, preprocess name) of a training config,
+    resolved as `training.load_training_data` resolves them."""
+    from improved_gan_tf import training
+
+    name = config.data.name
+    if name == "imagenet2012":
+        return None, tuple(training.IMAGENET_SHAPE), config.data.preprocess or "symmetric"
+    name = data_lib.canonical_name(name)
+    preprocess = config.data.preprocess or data_lib.DEFAULT_PREPROCESS[name]
+    return name, tuple(data_lib.DATASETS[name].image_shape), preprocess
+
+
+def export_run(
+    workdir,
+    export_base,
+    version=None,
+    overwrite=False,
+    *,
+    checkpoint=None,
+    generator_name=GENERATOR_MODEL_NAME,
+    classifier_name=CLASSIFIER_MODEL_NAME,
+):
+    """Exports a training run's generator (and classifier, for semi-supervised runs).
+
+    Restores the run with `training.restore_models(workdir, checkpoint)` (the run's
+    `config.json` and its latest -- or the given -- `tf.train` checkpoint), then
+    writes `EXPORT_BASE/<generator_name>/<version>` and, when the run is
+    semi-supervised, `EXPORT_BASE/<classifier_name>/<version>` with D's
+    Polyak-averaged weights. Image shape, preprocessing and G's output range come
+    from the run's dataset and `data.preprocess` (G models the preprocessed data
+    space: [0, 1] for "unit"/"unit_flat", [-1, 1] for "symmetric").
+
+    Both targets are checked before anything is written, so an existing version
+    is refused without a partial export; each model is written atomically.
+
+    Args:
+        workdir: run directory of `improved-gan train`.
+        export_base: TF Serving base directory (EXPORT_BASE).
+        version: version number; default: one more than the largest version of
+            either model under `export_base` (1 for a new base).
+        overwrite: replace existing versions.
+        checkpoint: a checkpoint path prefix instead of the latest.
+        generator_name, classifier_name: model names (directories under
+            `export_base`, names in `models.config`).
+
+    Returns:
+        dict with "version", "step" (the checkpoint's global step), "generator"
+        and "classifier" (paths; "classifier" is None for unsupervised runs).
+    """
+    from improved_gan_tf import training
+
+    export_base = pathlib.Path(export_base)
+    policy = keras.mixed_precision.global_policy()
+    try:
+        config, gan = training.restore_models(workdir, checkpoint=checkpoint)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    if version is None:
+        version = next_version(export_base, (generator_name, classifier_name))
+    version = int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer. Received: {version}")
+    targets = {"generator": export_base / generator_name / str(version)}
+    if gan.num_classes is not None:
+        targets["classifier"] = export_base / classifier_name / str(version)
+    existing = [str(path) for path in targets.values() if path.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{', '.join(existing)} already exist(s); choose another --version or pass --overwrite."
+        )
+    dataset, image_shape, preprocess = _run_data_facts(config)
+    export_generator(
+        gan, targets["generator"], image_shape=image_shape,
+        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(preprocess), overwrite=overwrite,
+    )
+    if "classifier" in targets:
+        export_classifier(
+            gan, targets["classifier"], dataset=dataset, image_shape=image_shape,
+            preprocess=preprocess, overwrite=overwrite,
+        )
+    return {
+        "version": version,
+        "step": getattr(gan, "restored_step", None),
+        "generator": targets["generator"],
+        "classifier": targets.get("classifier"),
+    }
+
+
+def run(argv=None):
+    """`improved-gan export --workdir RUN_DIR --output EXPORT_BASE [--version N] [--overwrite]`."""
+    argv = list(sys.argv if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog=argv[0] if argv else "improved-gan export",
+        description="Export a training run's generator (and, for semi-supervised runs, its "
+        "classifier) as TF Serving SavedModels: EXPORT_BASE/<model_name>/<version>/.",
+    )
+    parser.add_argument("--workdir", required=True, help="run directory of `improved-gan train`")
+    parser.add_argument("--output", required=True, help="EXPORT_BASE, TF Serving's model base directory")
+    parser.add_argument("--version", type=int, help="version number (default: next free one)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--checkpoint", help="checkpoint path prefix (default: the run's latest)")
+    parser.add_argument("--generator-name", default=GENERATOR_MODEL_NAME)
+    parser.add_argument("--classifier-name", default=CLASSIFIER_MODEL_NAME)
+    args = parser.parse_args(argv[1:])
+    try:
+        result = export_run(
+            args.workdir, args.output, version=args.version, overwrite=args.overwrite,
+            checkpoint=args.checkpoint, generator_name=args.generator_name,
+            classifier_name=args.classifier_name,
+        )
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"improved-gan export: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(json.dumps({key: str(value) if isinstance(value, pathlib.Path) else value
+                      for key, value in result.items()}))
+    return result
+
+
+if __name__ == "__main__":
+    run()

@@ -522,33 +522,26 @@ def test_export_dir_must_be_a_version_directory(trained_gan, tmp_path):
 
 def test_crashed_export_leaves_no_half_model(trained_gan, tmp_path, monkeypatch):
     target = tmp_path / "generator" / "3"
+    save = tf.saved_model.save
 
     class Crash(RuntimeError):
         pass
 
-    original = keras.export.ExportArchive.__new__
+    def crashing_save(obj, export_dir, *args, **kwargs):
+        (pathlib.Path(export_dir) / "saved_model.pb").write_bytes(b"half")
+        raise Crash("killed mid-export")
 
-    def crashing_archive(cls, *args, **kwargs):
-        archive = original(cls, *args, **kwargs)
-
-        def write_out(path, **_):
-            (pathlib.Path(path) / "saved_model.pb").write_bytes(b"half")
-            raise Crash("killed mid-export")
-
-        archive.write_out = write_out
-        return archive
-
-    monkeypatch.setattr(keras.export.ExportArchive, "__new__", crashing_archive)
+    monkeypatch.setattr(tf.saved_model, "save", crashing_save)
     with pytest.raises(Crash):
         export.export_generator(trained_gan, target)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
     # An existing version survives a crashed overwrite untouched.
-    monkeypatch.setattr(keras.export.ExportArchive, "__new__", original)
+    monkeypatch.setattr(tf.saved_model, "save", save)
     export.export_generator(trained_gan, target)
     saved = _variables_bytes(target)
-    monkeypatch.setattr(keras.export.ExportArchive, "__new__", crashing_archive)
+    monkeypatch.setattr(tf.saved_model, "save", crashing_save)
     with pytest.raises(Crash):
         export.export_generator(trained_gan, target, overwrite=True)
     assert _variables_bytes(target) == saved
@@ -732,3 +725,84 @@ def test_models_config_names_the_exported_models():
     assert names == [export.GENERATOR_MODEL_NAME, export.CLASSIFIER_MODEL_NAME]
     assert paths == [f"/models/{name}" for name in names]
     assert text.count("{") == text.count("}")
+
+
+# ----------------------------------------------------------------------------- run directories
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory as `improved-gan train` leaves it (config.json + a checkpoint),
+    made with the trainer's public helpers after two training steps on random data."""
+    from improved_gan_tf import training
+    from improved_gan_tf.config import base_config
+
+    config = base_config()
+    config.model.polyak_rate = 0.3  # the averaged D differs visibly after two steps
+    workdir = tmp_path_factory.mktemp("run")
+    gan = training.build_model(config)
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 784), dtype=np.float32)
+    gan.initialize(x)
+    gan.fit(
+        tf.data.Dataset.from_tensor_slices(
+            {"labeled_images": x[:20], "labels": np.arange(20) % 10, "unlabeled_images": x[20:]}
+        ).batch(10),
+        epochs=1, verbose=0,
+    )
+    (workdir / training.CONFIG_FILENAME).write_text(json.dumps(training.config_to_dict(config)))
+    state = training.RunState.create()
+    state.step.assign(2)
+    manager = tf.train.CheckpointManager(
+        training.make_checkpoint(gan, state), str(workdir / training.CHECKPOINT_SUBDIR),
+        max_to_keep=1, checkpoint_name=training.CHECKPOINT_PREFIX,
+    )
+    manager.save(checkpoint_number=2)
+    return workdir, gan
+
+
+def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp_path):
+    workdir, gan = run_dir
+    base = tmp_path / "serving"
+    result = export.export_run(workdir, base)
+    assert result["version"] == 1 and result["step"] == 2
+    assert result["generator"] == base / "generator" / "1"
+    assert result["classifier"] == base / "classifier" / "1"
+
+    z = np.random.default_rng(5).random((3, 100), dtype=np.float32)
+    served = tf.saved_model.load(str(result["generator"])).signatures["serving_default"](z=tf.constant(z))
+    np.testing.assert_allclose(
+        served["images"].numpy(), gan.generator(z, training=False).numpy().reshape(3, 28, 28, 1), atol=TOLERANCE
+    )
+    pixels = np.random.default_rng(6).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    logits = tf.saved_model.load(str(result["classifier"])).signatures["serving_default"](
+        images=tf.constant(pixels)
+    )["logits"].numpy()
+    x = data_lib.preprocess_array(pixels, "unit_flat")
+    with gan.averaged_discriminator_weights():
+        np.testing.assert_allclose(logits, gan.discriminator(x, training=False).numpy(), atol=TOLERANCE)
+    assert np.abs(logits - gan.discriminator(x, training=False).numpy()).max() > 1e-3
+
+    # The next export gets the next version; the same version is refused, then replaced.
+    again = export.export_run(workdir, base)
+    assert again["version"] == 2
+    assert _variables_bytes(again["generator"]) == _variables_bytes(result["generator"])
+    assert _variables_bytes(again["classifier"]) == _variables_bytes(result["classifier"])
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        export.export_run(workdir, base, version=2)
+    assert export.export_run(workdir, base, version=2, overwrite=True)["version"] == 2
+
+
+def test_export_command_line(run_dir, tmp_path, capsys):
+    workdir, _ = run_dir
+    base = tmp_path / "serving"
+    result = export.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["version"] == 7 and printed["generator"] == str(base / "generator" / "7")
+    assert (result["classifier"] / "saved_model.pb").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        export.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
+    assert exit_info.value.code == 1
+    assert "--overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        export.run(["improved-gan export", "--workdir", str(tmp_path / "missing"), "--output", str(base)])
+    assert exit_info.value.code == 1
+    assert "config.json" in capsys.readouterr().err
