@@ -806,3 +806,11 @@ def test_export_command_line(run_dir, tmp_path, capsys):
         export.run(["improved-gan export", "--workdir", str(tmp_path / "missing"), "--output", str(base)])
     assert exit_info.value.code == 1
     assert "config.json" in capsys.readouterr().err
+
+
+def test_cli_dispatches_export():
+    from improved_gan_tf import cli
+
+    module, description = cli.SUBCOMMANDS["export"]
+    assert module == "improved_gan_tf.export" and callable(export.run)
+    assert "export" in cli.usage()
