@@ -12,7 +12,7 @@ polls)::
 
 Generator SavedModel (`export_generator`):
 
-    serving_default:  z  float32 [batch, latent_dim]            (any batch, >= 1)
+    serving_default:  z  float32 [batch, latent_dim]            (any batch size)
                   ->  images        float32 [batch, H, W, C] in [0, 1]
                       images_uint8  uint8   [batch, H, W, C]   (round(255 * images))
     sample:           seed         int64 scalar
@@ -56,6 +56,16 @@ Exports are deterministic (exporting the same weights twice gives byte-identical
 `overwrite=True`, and are written to a hidden temporary directory next to the
 target (a name TF Serving ignores) that is renamed into place when complete, so a
 crashed export never leaves a half-written version where the server looks.
+(`overwrite=True` renames the old version away just before renaming the new one
+in; a server polling in that instant may briefly see the version missing.)
+
+Python API: `export_generator(gan_or_generator, export_dir, ...)`,
+`export_classifier(gan, export_dir, ...)` on in-memory models, and
+`export_run(workdir, export_base, version=None, overwrite=False)` on a run
+directory of `improved-gan train` (restored with `training.restore_models`).
+Command line (`run`):
+
+    improved-gan export --workdir RUN_DIR --output EXPORT_BASE [--version N] [--overwrite]
 """
 
 import argparse
@@ -63,13 +73,12 @@ import contextlib
 import json
 import os
 import pathlib
-import sys
 import re
 import shutil
+import sys
 import tempfile
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf import data as data_lib
