@@ -29,6 +29,7 @@ from improved_gan_tf.evaluation.metrics import (
     inception_score,
 )
 from improved_gan_tf.evaluation.parzen import (
+    mnist_parzen_protocol,
     parzen_log_densities,
     parzen_log_likelihood,
     select_parzen_sigma,
@@ -48,6 +49,7 @@ __all__ = [
     "inception_score",
     "load_dataset_classifier",
     "load_dataset_split",
+    "mnist_parzen_protocol",
     "parzen_log_densities",
     "parzen_log_likelihood",
     "real_data_classifier_score",

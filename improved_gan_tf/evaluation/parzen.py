@@ -20,7 +20,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
-__all__ = ["parzen_log_likelihood", "parzen_log_densities", "select_parzen_sigma"]
+__all__ = [
+    "parzen_log_likelihood",
+    "parzen_log_densities",
+    "select_parzen_sigma",
+    "mnist_parzen_protocol",
+]
 
 #: Goodfellow et al.'s bandwidth grid for data in [0, 1]: 10 values from 0.1 to 1.
 DEFAULT_SIGMAS = tuple(np.logspace(-1.0, 0.0, num=10))
@@ -142,3 +147,57 @@ def select_parzen_sigma(samples, validation_data, sigmas=DEFAULT_SIGMAS, *,
     lls = parzen_log_densities(samples, validation_data, sigmas, batch_size=batch_size)
     means = lls.mean(axis=0)
     return float(sigmas[int(np.argmax(means))]), means
+
+
+def mnist_parzen_protocol(
+    samples, data_dir, *, value_range=(0.0, 1.0), sigmas=DEFAULT_SIGMAS,
+    num_validation: int = 1000, num_test: int | None = None, batch_size: int = 500,
+) -> dict:
+    """Goodfellow et al. (2014)'s MNIST Parzen protocol, for comparison with 225 +- 2.
+
+    Their `parzen_ll.py`: 10,000 generator samples; pixels in [0, 1]; sigma chosen
+    from `logspace(-1, 0, 10)` on the first 1,000 images of the validation split
+    (training images 50,000-59,999); the mean log-likelihood of the 10,000 test
+    images and its standard error. The same weaknesses apply (see the module
+    docstring): the figure is for comparison with the published table only.
+
+    Args:
+      samples: `(N, 28, 28[, 1])` or `(N, 784)` generator samples, values in
+        `value_range` (mapped linearly to [0, 1]); use N = 10,000 as the paper did.
+      data_dir: directory with the MNIST IDX files.
+      value_range: the range of `samples`, e.g. `(-1, 1)` for a tanh generator.
+      sigmas: the bandwidth grid.
+      num_validation: validation images for choosing sigma (1,000 in the paper).
+      num_test: use only the first test images (None: all 10,000).
+      batch_size: rows per batch.
+
+    Returns:
+      dict with `log_likelihood`, `standard_error`, `sigma`, `sigmas`,
+      `validation_log_likelihoods`, `num_samples`, `num_test`.
+    """
+    from improved_gan_tf.evaluation import _idx
+
+    low, high = (float(v) for v in value_range)
+    if not high > low:
+        raise ValueError(f"value_range must be (low, high) with high > low; got {value_range}")
+    s = _flatten(samples, "samples")
+    s = (s - low) / (high - low)
+    if s.shape[1] != 784:
+        raise ValueError(
+            f"samples must be 28x28 MNIST images (784 values); got {s.shape[1]} per row"
+        )
+    train, _ = _idx.load_mnist_like(data_dir, "train")
+    test, _ = _idx.load_mnist_like(data_dir, "test")
+    valid = train[50000:50000 + num_validation].reshape(-1, 784) / 255.0
+    test = (test if num_test is None else test[:num_test]).reshape(-1, 784) / 255.0
+    sigma, valid_lls = select_parzen_sigma(s, valid, sigmas, batch_size=batch_size)
+    mean, se = parzen_log_likelihood(s, test, sigma, batch_size=batch_size)
+    return {
+        "log_likelihood": mean,
+        "standard_error": se,
+        "sigma": sigma,
+        "sigmas": [float(x) for x in np.atleast_1d(sigmas)],
+        "validation_log_likelihoods": [float(x) for x in valid_lls],
+        "num_samples": int(s.shape[0]),
+        "num_test": int(test.shape[0]),
+    }
