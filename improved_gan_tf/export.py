@@ -324,6 +324,26 @@ def _to_unit_images(raw, output_range, image_shape):
 
 
 # ----------------------------------------------------------------------------- generator
+def _check_vbn_reference_statistics(generator):
+    """Refuses VBN layers whose reference statistics were never computed: with their
+    initial values (mean 0, mean square 1) inference mode would not normalize."""
+    from improved_gan_tf.layers import VirtualBatchNormalization
+
+    unset = []
+    for layer in generator._flatten_layers():
+        if isinstance(layer, VirtualBatchNormalization) and layer.built:
+            mean = keras.ops.convert_to_numpy(layer.reference_mean)
+            mean_square = keras.ops.convert_to_numpy(layer.reference_mean_square)
+            if not mean.any() and (mean_square == 1).all():
+                unset.append(layer.name)
+    if unset:
+        raise ValueError(
+            f"VirtualBatchNormalization layers {unset} of '{generator.name}' have no reference "
+            "statistics yet: they are stored by a training-mode call (a training step, or "
+            "`generator(z, training=True)`). Train or restore the generator before exporting."
+        )
+
+
 def export_generator(
     gan_or_generator,
     export_dir,
@@ -380,6 +400,7 @@ def export_generator(
         raise ValueError(f"output_range must be one of {_OUTPUT_RANGES}. Received: {output_range!r}")
     image_shape = _generator_image_shape(generator, latent_dim, image_shape)
     max_samples = int(max_samples)
+    _check_vbn_reference_statistics(generator)
 
     def generate(z):
         z = tf.ensure_shape(z, [None, latent_dim], name="check_z_shape")

@@ -463,6 +463,9 @@ def test_c_api_loader_serves_the_generator_like_python(c_loader, export_base, re
 # ----------------------------------------------------------------------------- VBN generator
 def test_vbn_generator_exports_frozen_reference_statistics(tmp_path):
     generator = architectures.imagenet128_generator(gf_dim=4, latent_dim=16, reference_batch_size=4)
+    generator(np.zeros((1, 16), "float32"))  # built, but no training-mode call yet
+    with pytest.raises(ValueError, match="no reference statistics"):
+        export.export_generator(generator, tmp_path / "vbn" / "1")
     z_train = np.random.default_rng(1).uniform(-1, 1, (3, 16)).astype("float32")
     generator(z_train, training=True)  # stores the reference statistics
     path = export.export_generator(generator, tmp_path / "vbn" / "1")
