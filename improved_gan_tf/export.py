@@ -83,7 +83,6 @@ import tensorflow as tf
 
 from improved_gan_tf import data as data_lib
 from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
-from improved_gan_tf.latents import sample_latents
 
 __all__ = [
     "CLASSIFIER_MODEL_NAME",
@@ -108,16 +107,22 @@ _VERSION_PATTERN = re.compile(r"^[0-9]+$")
 def sample_signature_latents(distribution, latent_dim, seed, num_samples):
     """The latents the generator's `sample` signature draws for `seed`.
 
-    `sample_latents(distribution, (num_samples, latent_dim), seed=[seed, 0])` with
-    the int64 stateless seed `[seed, 0]`: reproduce a served sample in Python with
+    The distribution of `latents.sample_latents` (U(0, 1), U(-1, 1) or N(0, 1)),
+    drawn by stateless Philox keyed by the int64 seed `[seed, 0]`. The algorithm is
+    fixed (not "auto_select", which may pick another one on other hardware), so
+    every server draws the same latents. Reproduce a served sample in Python with
     `generator(sample_signature_latents(...), training=False)`.
     """
-    stateless_seed = tf.stack(
-        [tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]
-    )
-    return sample_latents(
-        distribution, tf.stack([tf.cast(num_samples, tf.int32), int(latent_dim)]), stateless_seed
-    )
+    if distribution not in LATENT_DISTRIBUTIONS:
+        raise ValueError(
+            f"distribution must be one of {LATENT_DISTRIBUTIONS}. Received: {distribution!r}"
+        )
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    shape = tf.stack([tf.cast(num_samples, tf.int32), int(latent_dim)])
+    if distribution == "normal":
+        return tf.random.stateless_normal(shape, seed=key, alg="philox")
+    low = -1.0 if distribution == "uniform_signed" else 0.0
+    return tf.random.stateless_uniform(shape, seed=key, minval=low, maxval=1.0, alg="philox")
 
 
 def _output_layer(model):

@@ -817,3 +817,21 @@ def test_cli_dispatches_export():
     module, description = cli.SUBCOMMANDS["export"]
     assert module == "improved_gan_tf.export" and callable(export.run)
     assert "export" in cli.usage()
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "uniform_signed", "normal"])
+def test_sample_latents_follow_the_generator_distribution(distribution):
+    from improved_gan_tf.latents import sample_latents
+
+    drawn = export.sample_signature_latents(distribution, 8, 5, 3000).numpy()
+    assert drawn.shape == (3000, 8)
+    # On this CPU, Philox is also what "auto_select" picks: the library's own sampler agrees.
+    reference = sample_latents(distribution, (3000, 8), seed=tf.constant([5, 0], tf.int64)).numpy()
+    np.testing.assert_array_equal(drawn, reference)
+    low, high = {"uniform": (0, 1), "uniform_signed": (-1, 1)}.get(distribution, (None, None))
+    if low is not None:
+        assert drawn.min() >= low and drawn.max() < high
+        assert abs(drawn.mean() - (low + high) / 2) < 0.02
+    else:
+        assert abs(drawn.mean()) < 0.03 and abs(drawn.std() - 1) < 0.03
+    assert not np.array_equal(drawn, export.sample_signature_latents(distribution, 8, 6, 3000).numpy())
