@@ -254,6 +254,16 @@ def test_graph_def_loading_matches_authors_procedure(tmp_path):
     np.testing.assert_allclose(scorer2.predict(gray)[0], expected_gray, rtol=1e-4, atol=1e-7)
 
 
+def test_progress_bar(tmp_path, capsys):
+    path = tmp_path / GRAPH_DEF_FILE
+    _build_tiny_inception_graph(path)
+    scorer = InceptionScorer(path, batch_size=2, verbose=1)
+    scorer.predict(np.zeros((3, 12, 12), np.uint8))
+    assert "3/3" in capsys.readouterr().out
+    scorer.predict(np.zeros((2, 12, 12), np.uint8) for _ in range(2))  # unknown length
+    assert "4/Unknown" in capsys.readouterr().out
+
+
 def test_graph_def_without_the_expected_tensors(tmp_path):
     graph = tf.Graph()
     with graph.as_default():

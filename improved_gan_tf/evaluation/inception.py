@@ -277,7 +277,8 @@ class InceptionScorer:
       batch_size: images per forward pass.
       cache_dir: Keras cache directory to look in (see above).
       allow_download: whether "imagenet" may download through Keras.
-      seed: seed for the random initialisation when `weights=None`.
+      seed: seed for the random initialisation when `weights=None` (set through
+        `keras.utils.set_random_seed`, which seeds Python, NumPy and TF globally).
       fid_method: how `frechet_distance` takes the matrix square root: "sqrtm"
         (the TTUR reference computation, default) or "eigh" (faster; see there).
       verbose: 1 shows a `keras.utils.Progbar`, 0 is silent.
@@ -353,6 +354,8 @@ class InceptionScorer:
             yield probs, feats
         if seen == 0:
             raise ValueError("images is empty")
+        if progbar is not None and total is None:
+            progbar.update(seen, finalize=True)
 
     def score(
         self,
