@@ -251,6 +251,8 @@ def _write_atomically(write, export_dir, overwrite):
         _make_readable(tmp)
         _fsync_tree(tmp)
         if export_dir.exists():
+            if not overwrite:  # another export created it meanwhile
+                raise FileExistsError(f"{export_dir} appeared while exporting; not replacing it.")
             old = pathlib.Path(
                 tempfile.mkdtemp(prefix=f".{export_dir.name}.old-", dir=export_dir.parent)
             )
