@@ -29,7 +29,7 @@ Keys (see `base_config` for the defaults):
   `ExponentialDecay`: `max(lr / decay_factor**step, min_learning_rate)`).
 - `train.*`: `epochs`, `steps_per_epoch` (None or 0 = one pass over the unlabeled
   data), `batch_size`, `init_examples` (data-dependent init), `eval_every_epochs`,
-  `jit_compile`, `precision`, `num_samples`, `log_every_steps`.
+  `jit_compile`, `run_eagerly` (debugging; tiny test runs), `precision`, `num_samples`, `log_every_steps`.
 - `checkpoint.*`: `every_steps` (0 = at epoch ends only), `max_to_keep`.
 - `distribute.*`: `strategy` (`auto`, `mirrored`, `multi_worker`, `none`) and
   `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
@@ -111,6 +111,7 @@ def base_config():
     c.train.init_examples = 500
     c.train.eval_every_epochs = 1
     c.train.jit_compile = False
+    c.train.run_eagerly = False
     c.train.precision = "float32"
     c.train.num_samples = 100
     c.train.log_every_steps = 100

@@ -249,7 +249,7 @@ class TrainingData:
     test_images: np.ndarray | None
     test_labels: np.ndarray | None
     labeled_indices: np.ndarray | None
-    init_images: np.ndarray
+    init_images: np.ndarray | None
     source: str
 
     @property
@@ -308,12 +308,12 @@ def load_training_data(config) -> TrainingData:
             train_y, config.data.num_labeled, num_classes, config.data.seed
         )
     init_count = config.train.init_examples
-    if train_x is not None:
+    init_images = None
+    if init_count and train_x is not None:
         order = np.random.RandomState(config.data.seed).permutation(train_x.shape[0])
-        init_raw = train_x[order[: max(init_count, 1)]]
-    else:
-        init_raw = _imagenet_init_batch(config, max(init_count, 1))
-    init_images = data_lib.preprocess_array(init_raw, preprocess)
+        init_images = data_lib.preprocess_array(train_x[order[:init_count]], preprocess)
+    elif init_count:
+        init_images = data_lib.preprocess_array(_imagenet_init_batch(config, init_count), preprocess)
     return TrainingData(
         name=name, image_shape=tuple(shape), num_classes=num_classes, preprocess=preprocess,
         train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y,
@@ -591,6 +591,7 @@ def build_model(config, num_classes: int | None = None, strategy=None) -> Improv
             discriminator_steps=config.model.discriminator_steps,
             generator_steps=config.model.generator_steps,
             jit_compile=config.train.jit_compile,
+            run_eagerly=config.train.run_eagerly,
         )
     return model
 
@@ -850,6 +851,7 @@ class Trainer:
         self.session_started = time.perf_counter()
         self.elapsed_at_start = 0.0
         self.last_saved: str | None = None
+        self.saved_step: int | None = None
         self.resumed_from: str | None = None
         if self.is_chief:
             self.writer = tf.summary.create_file_writer(str(self.workdir / TENSORBOARD_SUBDIR))
@@ -885,10 +887,16 @@ class Trainer:
             _mark_restored(self.model)
             self.resumed_from = latest
             self.last_saved = latest
+            self.saved_step = int(self.state.step.numpy())
             print(f"[improved-gan] resumed from {latest} (step {int(self.state.step.numpy())})", flush=True)
         else:
-            self.model.initialize(self.data.init_images)
-            self.save_checkpoint()
+            if self.config.train.init_examples:
+                self.model.initialize(self.data.init_images)
+            if self.task_type == "":
+                # Checkpoint 0 (single process only: under MultiWorkerMirroredStrategy a
+                # worker must not find the chief's checkpoint 0 while deciding whether to
+                # restore, so the first multi-worker checkpoint is at `every_steps`).
+                self.save_checkpoint()
         self.step = int(self.state.step.numpy())
         self.elapsed_at_start = float(self.state.elapsed_seconds.numpy())
         self.session_started = time.perf_counter()
@@ -903,11 +911,18 @@ class Trainer:
 
     def save_checkpoint(self):
         """Saves the current state as checkpoint `step` (never a non-finite one)."""
-        if self.step and self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{self.step}"):
-            return
+        if self.saved_step == self.step:
+            return  # Decided from this session's own record, so all workers agree.
+        for variable in self.model.trainable_variables:
+            if not bool(np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))):
+                raise NonFiniteLossError(
+                    f"Non-finite weights in {variable.path} at step {self.step}; not saving. "
+                    f"The last good checkpoint is {self.last_saved}."
+                )
         self.state.step.assign(self.step)
         self.state.elapsed_seconds.assign(self.elapsed())
         path = self.manager.save(checkpoint_number=self.step)
+        self.saved_step = self.step
         if self.is_chief:
             self.last_saved = path
         else:

@@ -1,0 +1,47 @@
+"""MNIST sample-quality model with minibatch discrimination (Salimans et al. 2016,
+section 5.1, Figure 2).
+
+The authors' final release has no script for it. This follows
+`mnist_svhn_cifar10/train_mnist_minibatch.py` from an earlier commit of
+openai/improved-gan (2b81a18): a convolutional G and a weight-normalized conv D with
+minibatch discrimination ("MMDLayer", 100 kernels), 4000 labels (400 per class),
+the saturating minimax generator loss, 3 generator steps per discriminator step,
+Adam 3e-4 with lr * min(2.5 - epoch/200, 1), 500 epochs. That script tests the raw
+(not Polyak-averaged) D, and feeds mnist.npz pixels in [0, 1] while G ends in tanh;
+both are kept. Its G chained 4 -> 8 -> 16 -> 28 px; ours starts at 7x7 (see
+`architectures.mnist_conv_generator`).
+"""
+
+from improved_gan_tf.config import base_config
+
+
+def get_config():
+    config = base_config()
+    config.experiment = "mnist_minibatch_discrimination"
+    config.seed = 1  # script: --seed 1
+
+    config.data.name = "mnist"
+    config.data.num_labeled = 4000  # script: txs = trainx[trainy == j][:400]
+    config.data.seed = 1  # script: labels picked with the same RandomState(seed)
+    config.data.preprocess = "unit"  # script: mnist.npz pixels in [0, 1], (N, 1, 28, 28)
+
+    config.model.architecture = "mnist_conv"
+    config.model.minibatch_discrimination = True  # script: nn.MMDLayer(num_kernels=100)
+    config.model.latent_distribution = "uniform"  # script: theano_rng.uniform((B, 100))
+    config.model.generator_loss = "minimax"  # script: loss_gen = -T.mean(T.nnet.softplus(l_gen))
+    config.model.unsupervised_weight = 0.5  # script: loss_unl = 0.5 * (...)
+    config.model.generator_steps = 3  # script: for rep in range(3): train_batch_gen(lr)
+    config.model.polyak_rate = 0.0  # script: test_batch uses the raw D weights
+
+    config.optimizer.name = "adam"
+    config.optimizer.learning_rate = 3e-4  # script: --learning_rate 0.0003
+    config.optimizer.beta_1 = 0.5  # script: mom1=0.5
+    config.optimizer.schedule = "linear_ramp_down"  # script: lr * min(2.5 - epoch/200, 1)
+    config.optimizer.ramp_offset = 2.5
+    config.optimizer.ramp_epochs = 200.0
+
+    config.train.epochs = 500  # script: for epoch in range(500)
+    config.train.steps_per_epoch = 600  # script: 60000 / 100
+    config.train.batch_size = 100
+    config.train.init_examples = 500  # script: init_param(trainx[:500])
+    return config
