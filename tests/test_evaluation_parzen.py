@@ -65,8 +65,8 @@ def test_parzen_known_value_single_sample():
 
 def test_select_parzen_sigma_picks_validation_argmax():
     rng = np.random.default_rng(2)
-    samples = rng.normal(scale=0.5, size=(60, 3))
-    valid = rng.normal(scale=0.5, size=(30, 3))
+    samples = rng.normal(scale=0.5, size=(30, 3))
+    valid = rng.normal(scale=0.5, size=(15, 3))
     sigmas = [0.03, 0.05, 0.2, 0.4, 3.0]
     best, means = select_parzen_sigma(samples, valid, sigmas, batch_size=8)
     expected = np.array([_brute_force(samples, valid, s).mean() for s in sigmas])
