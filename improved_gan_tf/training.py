@@ -852,6 +852,7 @@ class Trainer:
         self.elapsed_at_start = 0.0
         self.last_saved: str | None = None
         self.saved_step: int | None = None
+        self.eval_ds = None
         self.resumed_from: str | None = None
         if self.is_chief:
             self.writer = tf.summary.create_file_writer(str(self.workdir / TENSORBOARD_SUBDIR))
@@ -970,6 +971,11 @@ class Trainer:
             record["test_error"] = logs["val_error"]
             record["test_errors"] = int(round(logs["val_error"] * n_test))
             record["test_examples"] = n_test
+            if self.model.d_polyak_average is not None and self.eval_ds is not None:
+                # The same test set with D's current (not averaged) weights, to show what
+                # the Polyak average adds.
+                raw = keras.Model.evaluate(self.model, self.eval_ds, verbose=0, return_dict=True)
+                record["test_errors_raw"] = int(round(float(raw["error"]) * n_test))
         record["learning_rate"] = self.learning_rate
         record["seconds_per_step"] = seconds / steps
         record["images_per_second"] = steps * self.config.train.batch_size / seconds
@@ -1019,7 +1025,7 @@ class Trainer:
         # EpochLogger's on_epoch_end runs before StepCallback's, so an epoch's record is
         # written before the checkpoint that ends the epoch.
         callbacks = [ScheduleCallback(self.config, self), EpochLogger(self), StepCallback(self)]
-        eval_ds = evaluation_stream(self.config, self.data)
+        eval_ds = self.eval_ds = evaluation_stream(self.config, self.data)
         every = self.config.train.eval_every_epochs
         fit_kwargs = dict(
             callbacks=callbacks, verbose=self.config.train.verbose if self.is_chief else 0,
@@ -1103,8 +1109,8 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    epochs = [r["epoch"] for r in history]
     has_error = any("test_errors" in r for r in history)
     fig, axes = plt.subplots(1, 2 if has_error else 1, figsize=(11 if has_error else 6, 4), squeeze=False)
     ax = axes[0][0]
@@ -1113,6 +1119,7 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         if points:
             ax.plot(*zip(*points), marker=".", label=key)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("loss (epoch mean)")
     ax.set_yscale("symlog", linthresh=1.0)
     ax.grid(True, alpha=0.3)
@@ -1122,20 +1129,24 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         ax = axes[0][1]
         points = [(r["epoch"], r["test_errors"]) for r in history if "test_errors" in r]
         n = next(r["test_examples"] for r in history if "test_examples" in r)
-        ax.plot(*zip(*points), marker="o", color="tab:red")
+        ax.plot(*zip(*points), marker="o", color="tab:red", label="Polyak-averaged D")
+        raw = [(r["epoch"], r["test_errors_raw"]) for r in history if "test_errors_raw" in r]
+        if raw:
+            ax.plot(*zip(*raw), marker=".", color="tab:gray", alpha=0.7, label="current D")
+            ax.legend()
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"test errors (of {n:,})")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         last = points[-1]
-        ax.set_title(f"test error (Polyak-averaged D): {last[1]} at epoch {last[0]}")
+        ax.set_title(f"test errors: {last[1]} at epoch {last[0]}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    del epochs
     _atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
 
 
@@ -1162,7 +1173,7 @@ def render_report_md(report: dict, history: list[dict]) -> str:
     lines.append(f"- last checkpoint: `{report['last_checkpoint']}`")
     lines += ["", f"![losses and test error]({CURVES_PNG})", "", "## Per epoch", ""]
     columns = [c for c in ("epoch", "d_loss", "g_loss", "supervised_loss", "unsupervised_loss",
-                           "accuracy", "test_errors", "learning_rate", "seconds_per_step")
+                           "accuracy", "test_errors", "test_errors_raw", "learning_rate", "seconds_per_step")
                if any(c in r for r in history)]
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "---|" * len(columns))
