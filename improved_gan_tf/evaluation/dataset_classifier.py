@@ -413,6 +413,11 @@ def main(argv=None, prog: str = "python -m improved_gan_tf.evaluation") -> int:
     train.add_argument("--epochs", type=int, default=6)
     train.add_argument("--batch_size", type=int, default=128)
     train.add_argument("--learning_rate", type=float, default=1e-3)
+    train.add_argument("--width", type=int, default=32)
+    train.add_argument("--dropout_rates", type=float, nargs=2, default=(0.3, 0.5),
+                       metavar=("BEFORE", "AFTER"))
+    train.add_argument("--no_augment", action="store_true",
+                       help="no random 2-pixel translations")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=2)
     evaluate = sub.add_parser("evaluate", help="accuracy and score of a real split")
@@ -426,7 +431,8 @@ def main(argv=None, prog: str = "python -m improved_gan_tf.evaluation") -> int:
         _, info = train_dataset_classifier(
             args.dataset, args.data_dir, args.output, epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
-            seed=args.seed, verbose=args.verbose,
+            width=args.width, dropout_rates=tuple(args.dropout_rates),
+            augment=not args.no_augment, seed=args.seed, verbose=args.verbose,
         )
         print(json.dumps(info, indent=2))
         print(f"saved {args.output} ({args.dataset} test accuracy "
