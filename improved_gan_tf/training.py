@@ -670,10 +670,11 @@ def restore_models(workdir, checkpoint: str | None = None, strategy=None):
     return config, model
 
 
-def weights_fingerprint(model: ImprovedGAN) -> str:
-    """SHA-256 of the bytes of every model variable (for comparing runs)."""
+def weights_fingerprint(model: ImprovedGAN, trainable_only: bool = False) -> str:
+    """SHA-256 of the bytes of every model variable (or only the trainable ones), for
+    comparing runs and workers."""
     digest = hashlib.sha256()
-    for variable in model.variables:
+    for variable in (model.trainable_variables if trainable_only else model.variables):
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
     return digest.hexdigest()
 
@@ -804,6 +805,34 @@ class StepCallback(keras.callbacks.Callback):
 # ----------------------------------------------------------------------------------------
 
 
+def _multi_worker_keras_workarounds(model):
+    """Works around two Keras 3.15 TF-trainer failures under MultiWorkerMirroredStrategy.
+
+    1. Before training, `_maybe_symbolic_build` pulls one batch and averages it over
+       replicas with `strategy.reduce`, which MultiWorkerMirroredStrategy cannot do for
+       a dict of per-replica tensors. An `ImprovedGAN` is fully built when created and
+       compiled, so the batch is not needed: build what is left without it.
+    2. The logs of every step are reduced with `strategy.reduce("MEAN", v, axis=0)`,
+       which fails for scalars. The step's logs are returned as shape-[1] tensors, so
+       the reduction yields the cross-worker mean as a scalar.
+    """
+
+    def symbolic_build(iterator=None, data_batch=None):
+        del iterator, data_batch
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch={})
+
+    def vector_logs(step):
+        def wrapped(data):
+            return {key: tf.reshape(value, [1]) for key, value in step(data).items()}
+
+        return wrapped
+
+    model._maybe_symbolic_build = symbolic_build
+    model.train_step = vector_logs(model.train_step)
+    model.test_step = vector_logs(model.test_step)
+
+
 class Trainer:
     """One training run in a run directory (see the module docstring).
 
@@ -823,6 +852,8 @@ class Trainer:
         self.model = build_model(
             config, self.data.num_classes if self.data.semi_supervised else None, self.strategy
         )
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            _multi_worker_keras_workarounds(self.model)
         with self.strategy.scope():
             self.state = RunState.create()
         self.checkpoint = make_checkpoint(self.model, self.state)
@@ -1068,13 +1099,18 @@ class Trainer:
             "global_step": self.step,
             "steps_per_epoch": self.steps_per_epoch,
             "replicas": self.replicas,
-            "strategy": type(self.strategy).__name__,
+            "strategy": (
+                "MultiWorkerMirroredStrategy"
+                if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                else type(self.strategy).__name__
+            ),
             "wall_seconds": wall,
             "images_per_second": total_images / max(wall, 1e-9),
             "seconds_per_step_last_epoch": final.get("seconds_per_step"),
             "last_checkpoint": self.last_saved,
             "resumed_from": self.resumed_from,
             "weights_fingerprint": weights_fingerprint(self.model),
+            "trainable_weights_fingerprint": weights_fingerprint(self.model, trainable_only=True),
             "curves_png": str(self.workdir / CURVES_PNG),
             "final": final,
         }
