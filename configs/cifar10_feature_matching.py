@@ -27,7 +27,7 @@ def get_config():
     config.model.unsupervised_weight = 0.5  # script: loss_unl = 0.5 * (...), unlabeled_weight 1
     config.model.polyak_rate = 1e-4  # script: disc_avg_updates a + 0.0001 (p - a)
 
-    config.optimizer.name = "adam"  # script: nn.adam_updates
+    config.optimizer.name = "authors_adam"  # script: nn.adam_updates, g / sqrt(v + 1e-8)
     config.optimizer.learning_rate = 3e-4  # script: --learning_rate 0.0003
     config.optimizer.beta_1 = 0.5  # script: mom1=0.5
     config.optimizer.schedule = "linear_ramp_down"  # script: lr * min(3 - epoch/400, 1)

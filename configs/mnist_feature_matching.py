@@ -29,7 +29,7 @@ def get_config():
     config.model.polyak_rate = 1e-4  # script: disc_avg_updates a + 0.0001 (p - a), test error
     config.model.polyak_debias = True  # ours: removes the zero start (script: no correction)
 
-    config.optimizer.name = "adam"  # script: nn.adam_updates
+    config.optimizer.name = "authors_adam"  # script: nn.adam_updates, g / sqrt(v + 1e-8)
     config.optimizer.learning_rate = 0.003  # script: lr = 0.003, constant
     config.optimizer.beta_1 = 0.5  # script: mom1=0.5
     config.optimizer.beta_2 = 0.999  # nn.adam_updates default mom2

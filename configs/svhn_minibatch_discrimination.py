@@ -27,7 +27,7 @@ def get_config():
     config.model.generator_steps = 3  # script: for rep in range(3): train_batch_gen(lr)
     config.model.polyak_rate = 1e-4  # script: disc_avg_updates
 
-    config.optimizer.name = "adam"
+    config.optimizer.name = "authors_adam"  # script: nn.adam_updates, g / sqrt(v + 1e-8)
     config.optimizer.learning_rate = 3e-4  # script: --learning_rate 0.0003
     config.optimizer.beta_1 = 0.5  # script: mom1=0.5
     config.optimizer.schedule = "linear_ramp_down"  # script: lr * min(3 - epoch/300, 1)

@@ -23,7 +23,9 @@ Keys (see `base_config` for the defaults):
 - `model.*`: `architecture`, builder keyword arguments in `model.arch`, and every
   `ImprovedGAN` option (generator loss, feature-matching norm, minibatch
   discrimination, Polyak rate, historical averaging, label smoothing, k / g steps).
-- `optimizer.*`: `adam` or `sgd` (with optional linear momentum ramp) and the
+- `optimizer.*`: `authors_adam` (the authors' Adam: epsilon inside the square root,
+  see `training.AuthorsAdam`), `adam` (Keras) or `sgd` (with optional linear momentum
+  ramp) and the
   learning-rate `schedule`: `constant`, `linear_ramp_down` (the authors'
   `lr * min(ramp_offset - epoch / ramp_epochs, 1)`) or `exponential_per_step` (pylearn2's
   `ExponentialDecay`: `max(lr / decay_factor**step, min_learning_rate)`).
@@ -41,7 +43,7 @@ ARCHITECTURES = ("mnist_mlp", "mnist_conv", "cifar10", "svhn", "imagenet128", "g
 GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
 FEATURE_MATCHING_NORMS = ("l2", "l1")
 LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("authors_adam", "adam", "sgd")
 SCHEDULES = ("constant", "linear_ramp_down", "exponential_per_step")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
 PRECISIONS = ("float32", "mixed_bfloat16")
