@@ -894,6 +894,11 @@ class Trainer:
         self.strategy = make_strategy(config)
         self.task_type, self.task_id, self.is_chief = task_info(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
+        if config.train.run_eagerly and self.replicas > 1:
+            raise ConfigError(
+                f"config.train.run_eagerly=True needs a single replica, but the strategy has "
+                f"{self.replicas}; set config.distribute.strategy='none'."
+            )
         self.data = load_training_data(config)
         self.steps_per_epoch = steps_per_epoch(config, self.data)
         self.total_steps = self.steps_per_epoch * config.train.epochs

@@ -96,6 +96,8 @@ def test_non_finite_loss_stops_naming_step_and_keeps_last_good_checkpoint(quicks
     config = short_quickstart()
     config.train.epochs = 4
     config.optimizer.learning_rate = 1e30  # diverges within a few steps
+    config.train.run_eagerly = True  # a few eager steps cost less than tracing
+    config.distribute.strategy = "none"  # (eager steps need a single replica)
     config.checkpoint.every_steps = 1
     with pytest.raises(training.NonFiniteLossError) as info:
         training.train(config, workdir)

@@ -2,8 +2,8 @@
 same weights as a run that was never interrupted (deterministic ops).
 
 Both runs are real `python -m improved_gan_tf.train` processes on one CPU device:
-3 epochs of 30 steps of the quickstart model (batches of 20), checkpoints every 5 steps.
-The interrupted run is killed once it has written a checkpoint past step 35 (in the
+3 epochs of 20 steps of the quickstart model (batches of 20), checkpoints every 5 steps.
+The interrupted run is killed once it has written a checkpoint past step 25 (in the
 middle of epoch 2), so the re-run restores it, finishes epoch 2 with a short `fit` and
 then runs epoch 3.
 """
@@ -29,9 +29,9 @@ def command(workdir):
         "--config", str(CONFIGS_DIR / "quickstart.py"), "--workdir", str(workdir),
         f"--config.data.dir={SHARED_DATA / 'mnist'}",
         "--config.deterministic=True",
-        "--config.train.epochs=3", "--config.train.steps_per_epoch=30",
+        "--config.train.epochs=3", "--config.train.steps_per_epoch=20",
         "--config.train.batch_size=20", "--config.data.num_labeled=20",
-        "--config.data.test_examples=200", "--config.train.init_examples=100",
+        "--config.data.test_examples=100", "--config.train.init_examples=100",
         "--config.checkpoint.every_steps=5", "--config.checkpoint.max_to_keep=50",
         "--config.train.verbose=0", "--config.train.num_samples=16",
         "--config.distribute.strategy=none",
@@ -71,17 +71,17 @@ def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 400
     try:
-        while latest_step(interrupted) < 35:
+        while latest_step(interrupted) < 25:
             if process.poll() is not None:
                 pytest.fail("the run ended before it could be killed mid-epoch")
             if time.monotonic() > deadline:
-                pytest.fail("no checkpoint past step 35 within 400 s")
+                pytest.fail("no checkpoint past step 25 within 400 s")
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)
     killed_at = latest_step(interrupted)
-    assert 35 <= killed_at < 90, killed_at
+    assert 25 <= killed_at < 60, killed_at
     assert not (interrupted / "report.json").exists()
 
     result = subprocess.run(command(interrupted), env=environment(), timeout=400,
@@ -90,11 +90,11 @@ def test_sigkill_mid_epoch_then_rerun_matches_uninterrupted_run(tmp_path):
     report = json.loads((interrupted / "report.json").read_text())
     expected = json.loads((reference / "report.json").read_text())
     assert report["resumed_from"].endswith(f"ckpt-{killed_at}")
-    assert report["global_step"] == expected["global_step"] == 90
+    assert report["global_step"] == expected["global_step"] == 60
     assert report["weights_fingerprint"] == expected["weights_fingerprint"]
 
-    ours = checkpoint_values(str(interrupted / "checkpoints" / "ckpt-90"))
-    theirs = checkpoint_values(str(reference / "checkpoints" / "ckpt-90"))
+    ours = checkpoint_values(str(interrupted / "checkpoints" / "ckpt-60"))
+    theirs = checkpoint_values(str(reference / "checkpoints" / "ckpt-60"))
     assert ours.keys() == theirs.keys()
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
