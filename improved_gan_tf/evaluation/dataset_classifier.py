@@ -7,7 +7,9 @@ is computed on that CNN's penultimate 128-d features (the "classifier FD"). The 
 the real test set under the same classifier is the ceiling a generator can be compared
 with; a perfect K-class classifier on class-balanced data gives a ceiling close to K.
 
-Train the classifier once per dataset (about a minute or two on 2 CPU cores):
+Train the classifier once per dataset (measured here on 2 CPU cores: MNIST, 6 epochs,
+99.46% test accuracy, 12 CPU-minutes; Fashion-MNIST, 10 epochs, 91.53%, 20
+CPU-minutes):
 
     python -m improved_gan_tf.evaluation train \
         --dataset mnist --data_dir DIR --output mnist_classifier.keras
@@ -40,6 +42,7 @@ from improved_gan_tf.evaluation.metrics import fid_from_activations, inception_s
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_EPOCHS",
     "build_dataset_classifier",
     "train_dataset_classifier",
     "load_dataset_classifier",
@@ -55,6 +58,11 @@ DATASETS = {
     "mnist": ((28, 28, 1), 10),
     "fashion_mnist": ((28, 28, 1), 10),
 }
+
+#: Training epochs of the `train` command, measured on 2 CPU cores: MNIST 6 epochs ->
+#: 99.46% test accuracy (717 s CPU time); Fashion-MNIST 10 epochs -> 91.53% (1169 s;
+#: 6 epochs gave 90.47%).
+DEFAULT_EPOCHS = {"mnist": 6, "fashion_mnist": 10}
 
 FEATURES_LAYER = "features"
 PROBABILITIES_LAYER = "probabilities"
@@ -158,7 +166,7 @@ def train_dataset_classifier(
     data_dir,
     output=None,
     *,
-    epochs: int = 6,
+    epochs: int | None = None,
     batch_size: int = 128,
     learning_rate: float = 1e-3,
     width: int = 32,
@@ -181,8 +189,9 @@ def train_dataset_classifier(
       output: where to save the model (`.keras`); written atomically (temporary file
         then `os.replace`), with a JSON sidecar `<output minus .keras>.json` holding the
         returned info. `None` saves nothing.
-      epochs, batch_size, learning_rate, width, dropout_rates: training settings
-        (see `build_dataset_classifier`).
+      epochs: training epochs; None uses `DEFAULT_EPOCHS[dataset]`.
+      batch_size, learning_rate, width, dropout_rates: training settings (see
+        `build_dataset_classifier`).
       augment: random translations of up to 2 pixels during training.
       max_train_examples, max_test_examples: use only the first examples (for tests).
       seed: seed for Keras, NumPy and TF randomness.
@@ -206,6 +215,8 @@ def train_dataset_classifier(
     if max_test_examples is not None:
         x_test, y_test = x_test[:max_test_examples], y_test[:max_test_examples]
     input_shape, num_classes = DATASETS[dataset]
+    if epochs is None:
+        epochs = DEFAULT_EPOCHS[dataset]
 
     keras.utils.set_random_seed(seed)
     classifier = build_dataset_classifier(
@@ -410,7 +421,8 @@ def main(argv=None, prog: str = "python -m improved_gan_tf.evaluation") -> int:
     train.add_argument("--dataset", required=True, choices=sorted(DATASETS))
     train.add_argument("--data_dir", required=True, help="directory with the IDX files")
     train.add_argument("--output", required=True, help="where to write the .keras file")
-    train.add_argument("--epochs", type=int, default=6)
+    train.add_argument("--epochs", type=int, default=None,
+                       help="default: 6 for mnist, 10 for fashion_mnist")
     train.add_argument("--batch_size", type=int, default=128)
     train.add_argument("--learning_rate", type=float, default=1e-3)
     train.add_argument("--width", type=int, default=32)
