@@ -378,6 +378,24 @@ def test_noise_layers_draw_different_noise_on_each_replica(layer, two_replica_st
     np.testing.assert_array_equal(layer(np.ones((2, 50), "float32"), training=False), 1.0)
 
 
+def test_stateless_standard_normal_is_standard_normal_and_seeded():
+    from scipy import stats
+
+    from improved_gan_tf.rng import stateless_standard_normal
+
+    draws = stateless_standard_normal((301, 999), tf.constant([4, 2])).numpy()
+    assert draws.shape == (301, 999) and draws.dtype == np.float32
+    flat = draws.ravel().astype(np.float64)
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    # the cos and sin halves of Box-Muller are uncorrelated, and so are neighbours
+    half = flat.size // 2
+    assert abs(np.corrcoef(flat[:half], flat[half : 2 * half])[0, 1]) < 0.01
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
+    again = stateless_standard_normal((301, 999), tf.constant([4, 2])).numpy()
+    np.testing.assert_array_equal(again, draws)
+    assert not np.allclose(stateless_standard_normal((301, 999), tf.constant([4, 3])).numpy(), draws)
+
+
 def test_gaussian_noise_and_dropout_statistics():
     x = np.zeros((2000, 50), "float32")
     noise = GaussianNoise(0.5, seed=1)(x, training=True).numpy()

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from improved_gan_tf.rng import replica_seed
+from improved_gan_tf.rng import stateless_standard_normal
 
 
 @keras.saving.register_keras_serializable(package="improved_gan_tf")
@@ -33,11 +34,10 @@ class GaussianNoise(keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training or self.stddev == 0:
             return inputs
-        noise = tf.random.stateless_normal(
-            tf.shape(inputs), seed=replica_seed(self.seed_generator),
-            stddev=self.stddev, dtype=inputs.dtype,
+        noise = stateless_standard_normal(
+            tf.shape(inputs), replica_seed(self.seed_generator), dtype=inputs.dtype
         )
-        return inputs + noise
+        return inputs + self.stddev * noise
 
     def compute_output_shape(self, input_shape):
         return input_shape
