@@ -483,10 +483,10 @@ def build_parser(prog: str = "improved-gan score"):
 
 def run(argv=None) -> dict:
     """Entry point of `improved-gan score` (see `improved_gan_tf.cli`); returns the scores."""
-    from improved_gan_tf.evaluation.inception import MissingWeightsError
-
     argv = list(sys.argv if argv is None else argv)
     args = build_parser(argv[0] if argv else "improved-gan score").parse_args(argv[1:])
+    from improved_gan_tf.evaluation.inception import MissingWeightsError
+
     try:
         scores = score_run(
             args.workdir, num_samples=args.num_samples, classifier=args.classifier,

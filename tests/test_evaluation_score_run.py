@@ -1,0 +1,146 @@
+"""`improved-gan score` on a 2-step goodfellow2014 MNIST run made by the training CLI.
+
+A narrow dataset classifier is trained here on 1,000 MNIST images (1 epoch); the scores
+written into report.json / report.md must equal a direct computation with the
+evaluation functions on the same samples.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from improved_gan_tf import training
+from improved_gan_tf.evaluation import classifier_frechet_distance
+from improved_gan_tf.evaluation import classifier_predict
+from improved_gan_tf.evaluation import classifier_score
+from improved_gan_tf.evaluation import load_dataset_classifier
+from improved_gan_tf.evaluation import load_dataset_split
+from improved_gan_tf.evaluation import mnist_parzen_protocol
+from improved_gan_tf.evaluation import score_run as score_lib
+from improved_gan_tf.evaluation import train_dataset_classifier
+from improved_gan_tf.latents import sample_latents
+from tests.train_utils import REPO_ROOT
+
+NUM_SAMPLES = 120
+
+
+@pytest.fixture(scope="module")
+def run_dir(mnist_dir, tmp_path_factory):
+    """A 2-step goodfellow2014_mnist run directory, made by `improved-gan train`."""
+    workdir = tmp_path_factory.mktemp("gf_run")
+    overrides = dict(
+        epochs=1, steps_per_epoch=2, batch_size=8, run_eagerly=True, num_samples=4, verbose=0,
+    )
+    args = [sys.executable, "-m", "improved_gan_tf.cli", "train",
+            "--config", str(REPO_ROOT / "configs" / "goodfellow2014_mnist.py"),
+            "--workdir", str(workdir), f"--config.data.dir={mnist_dir}",
+            "--config.data.test_examples=16", "--config.checkpoint.every_steps=0",
+            "--config.distribute.strategy=none"]
+    args += [f"--config.train.{key}={value}" for key, value in overrides.items()]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "report.json").exists() and (workdir / "report.md").exists()
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def classifier_path(mnist_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("clf") / "mnist_tiny.keras"
+    train_dataset_classifier(
+        "mnist", mnist_dir, path, epochs=1, width=4, max_train_examples=1000,
+        max_test_examples=200, augment=False, verbose=0,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored(run_dir, classifier_path):
+    before_md = (run_dir / "report.md").read_text()
+    before_json = json.loads((run_dir / "report.json").read_text())
+    scores = score_lib.run([
+        "improved-gan score", "--workdir", str(run_dir), "--num_samples", str(NUM_SAMPLES),
+        "--classifier", str(classifier_path), "--batch_size", "50", "--quiet",
+    ])
+    return scores, before_md, before_json
+
+
+def direct_samples(run_dir, batch_size=50):
+    config, model = training.restore_models(run_dir)
+    latents = sample_latents(
+        config.model.latent_distribution, (NUM_SAMPLES, model.latent_dim),
+        seed=tf.constant([0, score_lib.SAMPLE_SEED_SALT], tf.int64),
+    )
+    batches = [training.generate_samples(model, latents[i:i + batch_size])
+               for i in range(0, NUM_SAMPLES, batch_size)]
+    return np.concatenate(batches).reshape(-1, 28, 28, 1)  # sigmoid output in [0, 1]
+
+
+def test_report_files_get_the_scores(run_dir, scored):
+    scores, before_md, before_json = scored
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["scores"] == json.loads(json.dumps(scores))
+    # Everything training wrote is still there.
+    assert {k: v for k, v in report.items() if k != "scores"} == before_json
+    md = (run_dir / "report.md").read_text()
+    assert md.count("## Scores") == 1 and "## Config" in md
+    assert md.index("## Scores") < md.index("## Config")
+    assert md.replace(md[md.index("## Scores"):md.index("## Config")], "") == before_md
+    c, p = scores["classifier"], scores["parzen"]
+    assert f"{c['classifier_fd']:.3f}" in md
+    assert f"{p['log_likelihood']:.1f} ± {p['standard_error']:.1f}" in md and "225 ± 2" in md
+    assert scores["global_step"] == 2 and scores["num_samples"] == NUM_SAMPLES
+    assert not list(run_dir.glob(".report*tmp*"))  # temporary files replaced
+
+
+def test_scores_equal_a_direct_computation(run_dir, scored, classifier_path, mnist_dir):
+    scores = scored[0]
+    samples = direct_samples(run_dir)
+    classifier = load_dataset_classifier(classifier_path)
+    probs, _ = classifier_predict(classifier, samples, value_range=(0, 1))
+    test_x, test_y = load_dataset_split("mnist", mnist_dir, "test")
+    c = scores["classifier"]
+    np.testing.assert_allclose(c["classifier_score"], classifier_score(probs, 10), rtol=1e-5)
+    fd = classifier_frechet_distance(classifier, samples, test_x, value_range=(0, 1))
+    assert c["classifier_fd"] == pytest.approx(fd, rel=1e-4)
+    real_probs, _ = classifier_predict(classifier, test_x)
+    np.testing.assert_allclose(c["real_test_classifier_score"], classifier_score(real_probs, 10),
+                               rtol=1e-5)
+    assert c["real_test_accuracy"] == pytest.approx(np.mean(real_probs.argmax(1) == test_y))
+    assert c["real_test_classifier_score"][0] > c["classifier_score"][0]  # 2 steps of training
+
+    parzen = mnist_parzen_protocol(samples, mnist_dir, value_range=(0, 1))
+    p = scores["parzen"]
+    assert p["num_samples"] == NUM_SAMPLES and p["num_test"] == 10000
+    assert p["sigma"] == parzen["sigma"]
+    assert p["log_likelihood"] == pytest.approx(parzen["log_likelihood"], rel=1e-5)
+    assert p["standard_error"] == pytest.approx(parzen["standard_error"], rel=1e-4)
+    assert p["paper"] == [225.0, 2.0]
+
+
+def test_scoring_again_replaces_the_section(run_dir, scored, classifier_path):
+    scores = score_lib.score_run(
+        run_dir, num_samples=30, classifier=classifier_path, parzen="no", seed=1, verbose=0,
+    )
+    assert "parzen" not in scores and scores["sample_seed"][0] == 1
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["scores"]["num_samples"] == 30
+    md = (run_dir / "report.md").read_text()
+    assert md.count("## Scores") == 1 and "30 samples" in md and "Parzen" not in md
+
+
+def test_missing_classifier_without_data_is_a_clear_error(run_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="--classifier"):
+        score_lib._load_or_train_classifier("mnist", None, tmp_path / "none.keras", None, 0)
+
+
+def test_scores_section_goes_at_the_end_without_a_config_section():
+    text = score_lib._replace_section("# Report\n\nsome text\n", "## Scores\n\n- x\n")
+    assert text == "# Report\n\nsome text\n\n## Scores\n\n- x\n"
+    again = score_lib._replace_section(text + "\n## Later\n\nkept\n", "## Scores\n\n- y\n")
+    assert "- y" in again and "- x" not in again and again.endswith("## Later\n\nkept\n")
