@@ -27,6 +27,7 @@ from improved_gan_tf.latents import sample_latents
 from tests.train_utils import REPO_ROOT
 
 NUM_SAMPLES = 120
+REFERENCE = 500  # first test images used as the reference
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,7 @@ def scored(run_dir, classifier_path):
     scores = score_lib.run([
         "improved-gan score", "--workdir", str(run_dir), "--num_samples", str(NUM_SAMPLES),
         "--classifier", str(classifier_path), "--batch_size", "50", "--quiet",
+        "--reference_examples", str(REFERENCE),
     ])
     return scores, before_md, before_json
 
@@ -95,6 +97,7 @@ def test_report_files_get_the_scores(run_dir, scored):
     assert f"{c['classifier_fd']:.3f}" in md
     assert f"{p['log_likelihood']:.1f} ± {p['standard_error']:.1f}" in md and "225 ± 2" in md
     assert scores["global_step"] == 2 and scores["num_samples"] == NUM_SAMPLES
+    assert scores["reference_examples"] == REFERENCE
     assert not list(run_dir.glob(".report*tmp*"))  # temporary files replaced
 
 
@@ -104,6 +107,7 @@ def test_scores_equal_a_direct_computation(run_dir, scored, classifier_path, mni
     classifier = load_dataset_classifier(classifier_path)
     probs, _ = classifier_predict(classifier, samples, value_range=(0, 1))
     test_x, test_y = load_dataset_split("mnist", mnist_dir, "test")
+    test_x, test_y = test_x[:REFERENCE], test_y[:REFERENCE]
     c = scores["classifier"]
     np.testing.assert_allclose(c["classifier_score"], classifier_score(probs, 10), rtol=1e-5)
     fd = classifier_frechet_distance(classifier, samples, test_x, value_range=(0, 1))
@@ -114,9 +118,9 @@ def test_scores_equal_a_direct_computation(run_dir, scored, classifier_path, mni
     assert c["real_test_accuracy"] == pytest.approx(np.mean(real_probs.argmax(1) == test_y))
     assert c["real_test_classifier_score"][0] > c["classifier_score"][0]  # 2 steps of training
 
-    parzen = mnist_parzen_protocol(samples, mnist_dir, value_range=(0, 1))
+    parzen = mnist_parzen_protocol(samples, mnist_dir, value_range=(0, 1), num_test=REFERENCE)
     p = scores["parzen"]
-    assert p["num_samples"] == NUM_SAMPLES and p["num_test"] == 10000
+    assert p["num_samples"] == NUM_SAMPLES and p["num_test"] == REFERENCE
     assert p["sigma"] == parzen["sigma"]
     assert p["log_likelihood"] == pytest.approx(parzen["log_likelihood"], rel=1e-5)
     assert p["standard_error"] == pytest.approx(parzen["standard_error"], rel=1e-4)
@@ -126,6 +130,7 @@ def test_scores_equal_a_direct_computation(run_dir, scored, classifier_path, mni
 def test_scoring_again_replaces_the_section(run_dir, scored, classifier_path):
     scores = score_lib.score_run(
         run_dir, num_samples=30, classifier=classifier_path, parzen="no", seed=1, verbose=0,
+        reference_examples=100,
     )
     assert "parzen" not in scores and scores["sample_seed"][0] == 1
     report = json.loads((run_dir / "report.json").read_text())

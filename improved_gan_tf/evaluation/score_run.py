@@ -211,6 +211,7 @@ def score_run(
     splits: int = 10,
     parzen: str = "auto",
     parzen_samples: int = 10000,
+    reference_examples: int | None = None,
     write_report: bool = True,
     verbose: int = 1,
 ) -> dict:
@@ -231,6 +232,8 @@ def score_run(
       splits: splits of the classifier / Inception score (fewer if fewer samples).
       parzen: "auto" (goodfellow2014 MNIST runs), "yes" (any MNIST run) or "no".
       parzen_samples: samples used for the Parzen estimate (the paper: 10,000).
+      reference_examples: use only the first test images as the reference (and as the
+        Parzen test set); None (default) uses the whole test split. For quick checks.
       write_report: update report.json / report.md.
       verbose: 1 prints progress to stderr.
 
@@ -265,8 +268,8 @@ def score_run(
             num_samples, "generating", verbose,
         )
 
-    test_x, _ = data_lib.load_arrays(dataset, "test", data_dir)
-    test_x = np.asarray(test_x)
+    test_x, test_y = data_lib.load_arrays(dataset, "test", data_dir)
+    test_x, test_y = np.asarray(test_x)[:reference_examples], np.asarray(test_y)[:reference_examples]
     scores["reference_examples"] = int(len(test_x))
     use_parzen = (dataset == "mnist") and (
         parzen == "yes" or (parzen == "auto" and config.model.architecture == "goodfellow2014")
@@ -284,7 +287,6 @@ def score_run(
         generated = np.concatenate(list(samples()))  # MNIST-size: 50,000 x 784 float32
         probs, feats = dc.classifier_predict(net, generated, batch_size=batch_size)
         real_probs, real_feats = dc.classifier_predict(net, test_x, batch_size=batch_size)
-        _, test_y = data_lib.load_arrays(dataset, "test", data_dir)
         scores["classifier"] = {
             **net_info,
             "classifier_score": list(dc.classifier_score(probs, _splits(len(probs), splits))),
@@ -292,10 +294,12 @@ def score_run(
             "real_test_classifier_score": list(
                 dc.classifier_score(real_probs, _splits(len(real_probs), splits))
             ),
-            "real_test_accuracy": float(np.mean(np.argmax(real_probs, 1) == np.asarray(test_y))),
+            "real_test_accuracy": float(np.mean(np.argmax(real_probs, 1) == test_y)),
         }
         if use_parzen:
-            scores["parzen"] = _parzen(generated[:parzen_samples], data_dir, verbose)
+            scores["parzen"] = _parzen(
+                generated[:parzen_samples], data_dir, reference_examples, verbose
+            )
     elif dataset in INCEPTION_DATASETS:
         from improved_gan_tf.evaluation.inception import InceptionScorer
 
@@ -321,7 +325,7 @@ def score_run(
         scores["parzen"] = _parzen(
             np.concatenate(list(generate_run_samples(
                 model, config, min(num_samples, parzen_samples), batch_size=batch_size, seed=seed
-            ))), data_dir, verbose,
+            ))), data_dir, reference_examples, verbose,
         )
     scores["seconds"] = round(time.time() - started, 1)
     if write_report:
@@ -329,12 +333,12 @@ def score_run(
     return scores
 
 
-def _parzen(pixels, data_dir, verbose):
+def _parzen(pixels, data_dir, num_test, verbose):
     from improved_gan_tf.evaluation.parzen import mnist_parzen_protocol
 
     if verbose:
         print(f"[score] Parzen window estimate on {len(pixels)} samples", file=sys.stderr, flush=True)
-    result = mnist_parzen_protocol(pixels, data_dir, value_range=(0.0, 255.0))
+    result = mnist_parzen_protocol(pixels, data_dir, value_range=(0.0, 255.0), num_test=num_test)
     result["paper"] = list(PAPER_PARZEN_MNIST)
     return result
 
@@ -349,7 +353,7 @@ def render_scores_md(scores: dict) -> str:
     lines.append(
         f"- checkpoint `{scores['checkpoint']}` (step {scores['global_step']}); "
         f"{scores['num_samples']:,} samples (latent seed {scores['sample_seed']}, batches of "
-        f"{scores['batch_size']}); reference: the {scores['reference_examples']:,} images of "
+        f"{scores['batch_size']}); reference: the first {scores['reference_examples']:,} images of "
         f"the {scores['dataset']} test split"
     )
     c = scores.get("classifier")
@@ -477,6 +481,8 @@ def build_parser(prog: str = "improved-gan score"):
                         help="Parzen log-likelihood (auto: goodfellow2014 MNIST runs only)")
     parser.add_argument("--parzen_samples", type=int, default=10000,
                         help="samples for the Parzen estimate (the paper: 10,000)")
+    parser.add_argument("--reference_examples", type=int,
+                        help="use only the first N test images as the reference (quick checks)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     return parser
 
@@ -492,7 +498,8 @@ def run(argv=None) -> dict:
             args.workdir, num_samples=args.num_samples, classifier=args.classifier,
             inception_weights=args.inception_weights, batch_size=args.batch_size,
             data_dir=args.data_dir, seed=args.seed, splits=args.splits,
-            parzen=args.parzen, parzen_samples=args.parzen_samples, verbose=0 if args.quiet else 1,
+            parzen=args.parzen, parzen_samples=args.parzen_samples,
+            reference_examples=args.reference_examples, verbose=0 if args.quiet else 1,
         )
     except (MissingWeightsError, FileNotFoundError, ValueError) as error:
         print(f"improved-gan score: {error}", file=sys.stderr)
