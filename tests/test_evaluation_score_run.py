@@ -149,3 +149,56 @@ def test_scores_section_goes_at_the_end_without_a_config_section():
     assert text == "# Report\n\nsome text\n\n## Scores\n\n- x\n"
     again = score_lib._replace_section(text + "\n## Later\n\nkept\n", "## Scores\n\n- y\n")
     assert "- y" in again and "- x" not in again and again.endswith("## Later\n\nkept\n")
+
+
+# ---------------------------------------------------------------- CIFAR-10: Inception
+
+
+@pytest.fixture(scope="module")
+def cifar_run(tmp_path_factory):
+    """A 2-step cifar10_feature_matching run directory (in process, eager)."""
+    from tests.train_utils import load_config
+    from tests.train_utils import tiny
+
+    workdir = tmp_path_factory.mktemp("cifar_run")
+    training.train(tiny(load_config("cifar10_feature_matching")), workdir)
+    return workdir
+
+
+def test_cifar_run_gets_inception_score_and_fid(cifar_run, tmp_path):
+    from improved_gan_tf.data import load_arrays
+    from improved_gan_tf.evaluation import InceptionScorer
+    from tests.test_evaluation_inception import _build_tiny_inception_graph
+
+    graph_path = tmp_path / "classify_image_graph_def.pb"
+    _build_tiny_inception_graph(graph_path)  # the 2015 graph's interface, tiny
+    scores = score_lib.score_run(
+        cifar_run, num_samples=20, inception_weights=graph_path, batch_size=10,
+        reference_examples=20, splits=2, verbose=0,
+    )
+    assert "classifier" not in scores and "parzen" not in scores
+    i = scores["inception"]
+    assert i["network"] == "graph_def" and i["weights"] == str(graph_path)
+
+    config, model = training.restore_models(cifar_run)
+    latents = sample_latents(config.model.latent_distribution, (20, model.latent_dim),
+                             seed=tf.constant([0, score_lib.SAMPLE_SEED_SALT], tf.int64))
+    samples = np.concatenate([training.generate_samples(model, latents[k:k + 10])
+                              for k in (0, 10)]).reshape(-1, 32, 32, 3)
+    test_x, _ = load_arrays("cifar10", "test", config.data.dir)
+    scorer = InceptionScorer(graph_path, verbose=0)
+    real = scorer.score(test_x[:20], splits=2)
+    direct = scorer.score(samples * 128.0 + 127.5, splits=2, reference=test_x[:20])
+    np.testing.assert_allclose(i["inception_score"], direct["inception_score"], rtol=1e-4)
+    np.testing.assert_allclose(i["real_test_inception_score"], real["inception_score"], rtol=1e-4)
+    assert i["fid"] == pytest.approx(direct["fid"], rel=1e-3, abs=1e-6)
+    md = (cifar_run / "report.md").read_text()
+    assert "Inception score" in md and f"{i['fid']:.3f}" in md
+
+
+def test_cifar_run_without_inception_weights_is_a_clear_error(cifar_run, tmp_path):
+    from improved_gan_tf.evaluation import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="missing.h5"):
+        score_lib.score_run(cifar_run, num_samples=10, inception_weights=tmp_path / "missing.h5",
+                            reference_examples=10, verbose=0)
