@@ -259,7 +259,6 @@ def score_run(
         "num_samples": num_samples,
         "sample_seed": [int(seed), SAMPLE_SEED_SALT],
         "batch_size": batch_size,
-        "reference": "test split",
     }
 
     def samples():
@@ -321,12 +320,6 @@ def score_run(
     else:
         raise ValueError(f"no scorer for dataset {dataset!r}")
 
-    if use_parzen and "parzen" not in scores:
-        scores["parzen"] = _parzen(
-            np.concatenate(list(generate_run_samples(
-                model, config, min(num_samples, parzen_samples), batch_size=batch_size, seed=seed
-            ))), data_dir, reference_examples, verbose,
-        )
     scores["seconds"] = round(time.time() - started, 1)
     if write_report:
         update_report(workdir, scores)
