@@ -191,6 +191,22 @@ def configure_devices(config) -> None:
     keras.utils.set_random_seed(config.seed)
 
 
+_MIRRORED_STRATEGIES: dict[tuple[str, ...], tf.distribute.MirroredStrategy] = {}
+
+
+def mirrored_strategy(device_names) -> tf.distribute.MirroredStrategy:
+    """One `MirroredStrategy` per device list and process, reused on later calls.
+
+    Several MirroredStrategy objects in one process hand out clashing collective
+    instance keys ("Shape mismatch in the collective instance ..."), e.g. when a
+    notebook or a test session trains twice; reusing the first one avoids that.
+    """
+    key = tuple(device_names)
+    if key not in _MIRRORED_STRATEGIES:
+        _MIRRORED_STRATEGIES[key] = tf.distribute.MirroredStrategy(list(key))
+    return _MIRRORED_STRATEGIES[key]
+
+
 def make_strategy(config) -> tf.distribute.Strategy:
     """The strategy `distribute.strategy` asks for.
 
@@ -212,7 +228,7 @@ def make_strategy(config) -> tf.distribute.Strategy:
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     if name == "none" or (name == "auto" and len(devices) <= 1):
         return tf.distribute.get_strategy()
-    return tf.distribute.MirroredStrategy([device.name for device in devices])
+    return mirrored_strategy(device.name for device in devices)
 
 
 def task_info(strategy) -> tuple[str, int, bool]:

@@ -50,17 +50,14 @@ def svhn_dir():
     return SHARED_DATA / "svhn"
 
 
-_TWO_REPLICA_STRATEGY = []
-
-
 @pytest.fixture(scope="session")
 def two_replica_strategy():
-    """One MirroredStrategy over the 2 logical CPUs, shared by the whole session.
+    """The MirroredStrategy over the 2 logical CPUs that training itself uses.
 
     Several MirroredStrategy objects in one process hand out clashing collective
-    instance keys ("Shape mismatch in the collective instance ..."), so tests share
-    this one instead of creating their own.
+    instance keys, so tests share the process-wide one from
+    `training.mirrored_strategy` instead of creating their own.
     """
-    if not _TWO_REPLICA_STRATEGY:
-        _TWO_REPLICA_STRATEGY.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-    return _TWO_REPLICA_STRATEGY[0]
+    from improved_gan_tf.training import mirrored_strategy
+
+    return mirrored_strategy(device.name for device in tf.config.list_logical_devices("CPU"))

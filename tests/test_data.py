@@ -623,12 +623,9 @@ def test_pipeline_is_not_the_bottleneck(mnist_train):
     assert result["batches_per_sec"] > 200, result
 
 
-def test_semi_supervised_stream_under_mirrored_strategy():
+def test_semi_supervised_stream_under_mirrored_strategy(two_replica_strategy):
     """The stream splits across the 2 logical CPUs of conftest into per-replica halves."""
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    if len(devices) < 2:
-        pytest.skip("needs the 2 logical CPU devices that conftest configures")
-    strategy = tf.distribute.MirroredStrategy(devices[:2])
+    strategy = two_replica_strategy
     images = _indexed_images(400)
     labels = np.arange(400) % 10
     lab_idx = data.select_labeled_subset(labels, 20, 10, seed=1)
