@@ -321,3 +321,22 @@ def test_mnist_semi_supervised_learns_on_real_data(mnist_dir):
     assert history["accuracy"][-1] > 0.95
     assert error_after < 0.45 and error_after < error_before - 0.35, (error_before, error_after)
     assert all(np.isfinite(history["g_loss"]))
+
+
+def test_train_step_is_traced_once_across_epochs():
+    traces = []
+
+    class CountingGAN(ImprovedGAN):
+        def train_step(self, data):
+            traces.append(1)  # Python runs only while tracing
+            return super().train_step(data)
+
+    gan = CountingGAN(small_generator(), small_discriminator(), num_classes=3, feature_layer="features",
+                      polyak_rate=1e-3, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.initialize(RNG.uniform(size=(16, 6)).astype("float32"))
+    data = semi_supervised_batches(batch=8, steps=3)
+    validation = (RNG.uniform(size=(16, 6)).astype("float32"), RNG.integers(0, 3, 16))
+    gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(8).repeat(), steps_per_epoch=3, epochs=4,
+            validation_data=validation, verbose=0)
+    assert len(traces) == 1, f"train_step traced {len(traces)} times over 4 epochs"
