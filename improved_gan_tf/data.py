@@ -36,7 +36,6 @@ import math
 import os
 import pathlib
 import socket
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -47,6 +46,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+
+from improved_gan_tf.fileio import atomic_write_text
 
 __all__ = [
     "DATASETS",
@@ -840,19 +841,7 @@ def save_labeled_indices(
             raise ValueError(f"extra key {key!r} is reserved.")
         record[key] = value
     record["indices"] = indices.tolist()
-    text = json.dumps(record, indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def load_labeled_indices(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:

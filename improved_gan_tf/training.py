@@ -53,7 +53,6 @@ import math
 import os
 import pathlib
 import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -68,6 +67,8 @@ from improved_gan_tf.config import ConfigError
 from improved_gan_tf.config import base_config
 from improved_gan_tf.config import flatten
 from improved_gan_tf.config import validate_config
+from improved_gan_tf.fileio import atomic_write_bytes
+from improved_gan_tf.fileio import atomic_write_text
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.model import ImprovedGAN
 
@@ -93,25 +94,6 @@ class NonFiniteLossError(RuntimeError):
 # Small utilities.
 # ----------------------------------------------------------------------------------------
 
-
-def _atomic_write_bytes(path: pathlib.Path, payload: bytes) -> None:
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_text(path: pathlib.Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
 
 
 def _to_float(value) -> float:
@@ -780,7 +762,7 @@ def save_png(path, image: np.ndarray) -> None:
 
     buffer = io.BytesIO()
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
-    _atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
+    atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
 
 
 def generate_samples(model: ImprovedGAN, latents) -> np.ndarray:
@@ -971,7 +953,7 @@ class Trainer:
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if changed:
                 print(f"[improved-gan] config differs from the run directory's in: {changed}", flush=True)
-        _atomic_write_text(previous, self.config.to_json(indent=1) + "\n")
+        atomic_write_text(previous, self.config.to_json(indent=1) + "\n")
         if self.data.semi_supervised:
             data_lib.save_labeled_indices(
                 self.workdir, self.data.labeled_indices, seed=self.config.data.seed,
@@ -1107,7 +1089,7 @@ class Trainer:
         return int(self.config.data.test_examples or 50000)
 
     def _write_metrics(self):
-        _atomic_write_text(self.workdir / METRICS_JSON, json.dumps(self.history, indent=1) + "\n")
+        atomic_write_text(self.workdir / METRICS_JSON, json.dumps(self.history, indent=1) + "\n")
         keys: list[str] = []
         for record in self.history:
             keys += [k for k in record if k not in keys]
@@ -1115,7 +1097,7 @@ class Trainer:
         writer = csv.DictWriter(buffer, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        _atomic_write_text(self.workdir / METRICS_CSV, buffer.getvalue())
+        atomic_write_text(self.workdir / METRICS_CSV, buffer.getvalue())
 
     # -------------------------------------------------------------- fit
     def fit(self):
@@ -1190,14 +1172,14 @@ class Trainer:
             report["test_error_percent"] = 100.0 * final["test_error"]
             report["best_epoch"] = {"epoch": best["epoch"], "test_errors": best["test_errors"]}
         if not self.is_chief:
-            _atomic_write_text(
+            atomic_write_text(
                 self.workdir / f".worker_{self.task_type}_{self.task_id}" / REPORT_JSON,
                 json.dumps(report, indent=1) + "\n",
             )
             return report
         plot_curves(self.history, self.workdir / CURVES_PNG, title=self.config.experiment)
-        _atomic_write_text(self.workdir / REPORT_JSON, json.dumps(report, indent=1) + "\n")
-        _atomic_write_text(self.workdir / REPORT_MD, render_report_md(report, self.history))
+        atomic_write_text(self.workdir / REPORT_JSON, json.dumps(report, indent=1) + "\n")
+        atomic_write_text(self.workdir / REPORT_MD, render_report_md(report, self.history))
         self.writer.flush()
         return report
 
@@ -1252,7 +1234,7 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    _atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
+    atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
 
 
 def render_report_md(report: dict, history: list[dict]) -> str:

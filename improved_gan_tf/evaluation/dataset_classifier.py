@@ -39,6 +39,7 @@ import numpy as np
 from improved_gan_tf.evaluation import _idx
 from improved_gan_tf.evaluation._images import to_pixel_range
 from improved_gan_tf.evaluation.metrics import fid_from_activations, inception_score
+from improved_gan_tf.fileio import atomic_write_text
 
 __all__ = [
     "DATASETS",
@@ -151,14 +152,6 @@ def _atomic_save(model, output: pathlib.Path) -> None:
             tmp.unlink()
 
 
-def _atomic_write_text(text: str, output: pathlib.Path) -> None:
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def train_dataset_classifier(
@@ -259,7 +252,7 @@ def train_dataset_classifier(
     }
     if output is not None:
         _atomic_save(classifier, output)
-        _atomic_write_text(json.dumps(info, indent=2) + "\n", output.with_suffix(".json"))
+        atomic_write_text(output.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
     return classifier, info
 
 

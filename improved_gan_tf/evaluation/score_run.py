@@ -54,6 +54,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from improved_gan_tf.fileio import atomic_write_text  # noqa: E402
+
 __all__ = [
     "PAPER_PARZEN_MNIST",
     "SAMPLE_SEED_SALT",
@@ -385,14 +387,6 @@ def render_scores_md(scores: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write_text(path: pathlib.Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _replace_section(markdown: str, section: str) -> str:
@@ -421,9 +415,9 @@ def update_report(workdir, scores: dict) -> None:
     json_path, md_path = workdir / "report.json", workdir / "report.md"
     report = json.loads(json_path.read_text()) if json_path.is_file() else {}
     report["scores"] = scores
-    _atomic_write_text(json_path, json.dumps(report, indent=1) + "\n")
+    atomic_write_text(json_path, json.dumps(report, indent=1) + "\n")
     markdown = md_path.read_text() if md_path.is_file() else f"# Report: `{workdir}`\n"
-    _atomic_write_text(md_path, _replace_section(markdown, render_scores_md(scores)))
+    atomic_write_text(md_path, _replace_section(markdown, render_scores_md(scores)))
 
 
 # ---------------------------------------------------------------------------- CLI
