@@ -1178,8 +1178,19 @@ class Trainer:
             )
             return report
         plot_curves(self.history, self.workdir / CURVES_PNG, title=self.config.experiment)
+        previous_report = self.workdir / REPORT_JSON
+        earlier_scores = (
+            json.loads(previous_report.read_text()).get("scores") if previous_report.is_file() else None
+        )
         atomic_write_text(self.workdir / REPORT_JSON, json.dumps(report, indent=1) + "\n")
         atomic_write_text(self.workdir / REPORT_MD, render_report_md(report, self.history))
+        if earlier_scores:
+            # `improved-gan score` results survive a resumed run; they name the
+            # checkpoint they were computed on.
+            from improved_gan_tf.evaluation.score_run import update_report
+
+            update_report(self.workdir, earlier_scores)
+            report["scores"] = earlier_scores
         self.writer.flush()
         return report
 

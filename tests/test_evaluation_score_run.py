@@ -86,7 +86,7 @@ def direct_samples(run_dir, batch_size=50):
 def test_report_files_get_the_scores(run_dir, scored):
     scores, before_md, before_json = scored
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["scores"] == json.loads(json.dumps(scores))
+    assert report["scores"] == scores
     # Everything training wrote is still there.
     assert {k: v for k, v in report.items() if k != "scores"} == before_json
     md = (run_dir / "report.md").read_text()
@@ -202,3 +202,22 @@ def test_cifar_run_without_inception_weights_is_a_clear_error(cifar_run, tmp_pat
     with pytest.raises(MissingWeightsError, match="missing.h5"):
         score_lib.score_run(cifar_run, num_samples=10, inception_weights=tmp_path / "missing.h5",
                             reference_examples=10, verbose=0)
+
+
+def test_resumed_training_keeps_the_scores(run_dir, scored, mnist_dir):
+    """Runs last in this module: it trains run_dir further."""
+    scores = json.loads((run_dir / "report.json").read_text())["scores"]
+    args = [sys.executable, "-m", "improved_gan_tf.cli", "train",
+            "--config", str(REPO_ROOT / "configs" / "goodfellow2014_mnist.py"),
+            "--workdir", str(run_dir), f"--config.data.dir={mnist_dir}",
+            "--config.data.test_examples=16", "--config.checkpoint.every_steps=0",
+            "--config.distribute.strategy=none", "--config.train.epochs=2", "--config.train.steps_per_epoch=2",
+            "--config.train.batch_size=8", "--config.train.run_eagerly=True", "--config.train.num_samples=4",
+            "--config.train.verbose=0"]
+    result = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["global_step"] == 4
+    assert report["scores"] == scores
+    assert score_lib.SCORES_HEADING in (run_dir / "report.md").read_text().splitlines()
