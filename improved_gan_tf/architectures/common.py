@@ -54,23 +54,21 @@ def seed_stream(seed):
         index += 1
 
 
-def dcgan_generator(image_size, channels, latent_dim=100, name="generator"):
-    """The authors' CIFAR-10/SVHN generator.
+def deconv_generator(latent_dim, base_size, widths, channels, output_init_scale, name="generator"):
+    """The authors' convolutional generator shape.
 
-    z ~ U(0,1)^latent_dim -> Dense 4x4x512 + BN (shift only) + ReLU -> deconv 5x5/2 256
-    + BN + ReLU -> deconv 5x5/2 128 + BN + ReLU -> deconv 5x5/2 `channels`,
-    weight-normalized (trainable scale, data init to std 0.1), tanh. Kernels N(0, 0.05).
-    Output in [-1, 1], shape (batch, image_size, image_size, channels).
+    z -> Dense base_size x base_size x 512 (no bias) + BN (shift only) + ReLU -> one
+    deconv 5x5/2 + BN + ReLU per entry of `widths` -> deconv 5x5/2 `channels`,
+    weight-normalized (trainable scale, data init to std `output_init_scale`), tanh.
+    Kernels N(0, 0.05). Output in [-1, 1].
     """
-    if image_size != 32:
-        raise ValueError(f"dcgan_generator builds 32x32 images. Received: image_size={image_size}")
     normal = keras.initializers.RandomNormal(stddev=0.05)
     z = keras.Input((latent_dim,), name="z")
-    h = keras.layers.Dense(4 * 4 * 512, use_bias=False, kernel_initializer=normal, name="dense")(z)
+    h = keras.layers.Dense(base_size * base_size * 512, use_bias=False, kernel_initializer=normal, name="dense")(z)
     h = shift_only_batch_norm("batch_norm_0")(h)
     h = keras.layers.ReLU()(h)
-    h = keras.layers.Reshape((4, 4, 512))(h)
-    for index, filters in enumerate((256, 128), start=1):
+    h = keras.layers.Reshape((base_size, base_size, 512))(h)
+    for index, filters in enumerate(widths, start=1):
         h = keras.layers.Conv2DTranspose(
             filters, 5, strides=2, padding="same", use_bias=False,
             kernel_initializer=normal, name=f"deconv_{index}",
@@ -82,10 +80,23 @@ def dcgan_generator(image_size, channels, latent_dim=100, name="generator"):
             channels, 5, strides=2, padding="same", activation="tanh", kernel_initializer=normal
         ),
         train_g=True,
-        init_scale=0.1,
+        init_scale=output_init_scale,
         name="output",
     )(h)
     return keras.Model(z, images, name=name)
+
+
+def dcgan_generator(image_size, channels, latent_dim=100, name="generator"):
+    """The authors' CIFAR-10/SVHN generator.
+
+    z ~ U(0,1)^latent_dim -> Dense 4x4x512 + BN (shift only) + ReLU -> deconv 5x5/2 256
+    + BN + ReLU -> deconv 5x5/2 128 + BN + ReLU -> deconv 5x5/2 `channels`,
+    weight-normalized (trainable scale, data init to std 0.1), tanh. Kernels N(0, 0.05).
+    Output in [-1, 1], shape (batch, image_size, image_size, channels).
+    """
+    if image_size != 32:
+        raise ValueError(f"dcgan_generator builds 32x32 images. Received: image_size={image_size}")
+    return deconv_generator(latent_dim, 4, (256, 128), channels, output_init_scale=0.1, name=name)
 
 
 def conv_discriminator(

@@ -11,6 +11,7 @@ import keras
 
 from improved_gan_tf.architectures.common import FEATURE_LAYER
 from improved_gan_tf.architectures.common import conv_trunk
+from improved_gan_tf.architectures.common import deconv_generator
 from improved_gan_tf.architectures.common import seed_stream
 from improved_gan_tf.architectures.common import shift_only_batch_norm
 from improved_gan_tf.layers import GaussianNoise
@@ -86,25 +87,7 @@ def mnist_conv_generator(latent_dim=LATENT_DIM, name="generator"):
     transposed-convolution chain; this keeps the kernel sizes, widths and
     normalization and starts from 7x7 instead. Output in [-1, 1], (batch, 28, 28, 1).
     """
-    normal = keras.initializers.RandomNormal(stddev=0.05)
-    z = keras.Input((latent_dim,), name="z")
-    h = keras.layers.Dense(7 * 7 * 512, use_bias=False, kernel_initializer=normal, name="dense")(z)
-    h = shift_only_batch_norm("batch_norm_0")(h)
-    h = keras.layers.ReLU()(h)
-    h = keras.layers.Reshape((7, 7, 512))(h)
-    h = keras.layers.Conv2DTranspose(
-        256, 5, strides=2, padding="same", use_bias=False, kernel_initializer=normal, name="deconv_1"
-    )(h)
-    h = shift_only_batch_norm("batch_norm_1")(h)
-    h = keras.layers.ReLU()(h)
-    images = WeightNormalization(
-        keras.layers.Conv2DTranspose(
-            1, 5, strides=2, padding="same", activation="tanh", kernel_initializer=normal
-        ),
-        train_g=True,
-        name="output",
-    )(h)
-    return keras.Model(z, images, name=name)
+    return deconv_generator(latent_dim, 7, (256,), 1, output_init_scale=1.0, name=name)
 
 
 def mnist_conv_discriminator(num_classes=10, minibatch_kernels=100, seed=None, name="discriminator"):
