@@ -10,7 +10,10 @@ with the model and restored on resume.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+from improved_gan_tf import fused
 
 
 class _Untracked:
@@ -101,9 +104,10 @@ class PolyakAverage(_ParameterAverage):
     def update(self):
         self.count.assign(self.count + 1.0)
         for average, variable in zip(self.averages, self.tracked_variables):
-            average.assign(
-                average + self.rate * (ops.cast(variable, average.dtype) - average)
-            )
+            average.assign(fused.moving_average_update(
+                tf.convert_to_tensor(average), ops.cast(variable, average.dtype),
+                ops.cast(self.rate, average.dtype),
+            ))
 
     def averaged_values(self):
         """The values to evaluate with (debiased if `debias`)."""

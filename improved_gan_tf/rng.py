@@ -27,8 +27,9 @@ def replica_seed(seed_generator):
     return seed
 
 
-def stateless_standard_normal(shape, seed, dtype=tf.float32):
-    """N(0, 1) samples from TF's stateless Philox uniforms by the Box-Muller transform.
+def stateless_standard_normal(shape, seed, dtype=tf.float32, scale=1.0):
+    """N(0, 1) samples (times `scale`) from TF's stateless Philox uniforms by the
+    Box-Muller transform.
 
     For u1, u2 ~ U[0, 1): r = sqrt(-2 log(1 - u1)), theta = 2 pi u2 give two
     independent standard normals r cos(theta) and r sin(theta). On CPU this is about
@@ -39,12 +40,14 @@ def stateless_standard_normal(shape, seed, dtype=tf.float32):
         shape: output shape (a list, tuple or 1-D integer tensor).
         seed: integer tensor of shape (2,).
         dtype: floating output dtype.
+        scale: a factor applied to the radius, so `scale * N(0, 1)` costs no extra
+            pass over the output.
     """
     shape = tf.convert_to_tensor(shape, tf.int32)
     count = tf.reduce_prod(shape)
     half = (count + 1) // 2
     uniform = tf.random.stateless_uniform(tf.stack([2, half]), seed=seed, dtype=tf.float32)
-    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniform[0]))
+    radius = scale * tf.sqrt(-2.0 * tf.math.log1p(-uniform[0]))
     angle = (2.0 * math.pi) * uniform[1]
     normals = tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)
     return tf.cast(tf.reshape(normals[:count], shape), dtype)

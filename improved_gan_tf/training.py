@@ -63,6 +63,7 @@ from ml_collections import config_dict
 
 from improved_gan_tf import architectures
 from improved_gan_tf import data as data_lib
+from improved_gan_tf import fused
 from improved_gan_tf.config import ConfigError
 from improved_gan_tf.config import base_config
 from improved_gan_tf.config import flatten
@@ -541,16 +542,18 @@ class AuthorsAdam(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         ops = keras.ops
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        step = ops.cast(self.iterations + 1, variable.dtype)
+        dtype = variable.dtype
         index = self._get_variable_index(variable)
         m, v = self.momentums[index], self.velocities[index]
-        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
-        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient))
-        m_hat = m / (1.0 - ops.power(self.beta_1, step))
-        v_hat = v / (1.0 - ops.power(self.beta_2, step))
-        self.assign_sub(variable, lr * m_hat / ops.sqrt(v_hat + self.epsilon))
+        new_variable, new_m, new_v = fused.authors_adam_update(
+            tf.convert_to_tensor(variable), tf.convert_to_tensor(m), tf.convert_to_tensor(v),
+            ops.cast(gradient, dtype), ops.cast(learning_rate, dtype),
+            ops.cast(self.iterations + 1, dtype), ops.cast(self.beta_1, dtype),
+            ops.cast(self.beta_2, dtype), ops.cast(self.epsilon, dtype),
+        )
+        self.assign(m, new_m)
+        self.assign(v, new_v)
+        self.assign(variable, new_variable)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -34,10 +34,10 @@ class GaussianNoise(keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training or self.stddev == 0:
             return inputs
-        noise = stateless_standard_normal(
-            tf.shape(inputs), replica_seed(self.seed_generator), dtype=inputs.dtype
+        return inputs + stateless_standard_normal(
+            tf.shape(inputs), replica_seed(self.seed_generator), dtype=inputs.dtype,
+            scale=self.stddev,
         )
-        return inputs + self.stddev * noise
 
     def compute_output_shape(self, input_shape):
         return input_shape
