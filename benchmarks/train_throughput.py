@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=("mnist_fm", "cifar10_fm", "mnist_md"), default="mnist_fm")
     parser.add_argument("--threads", type=int, default=2, help="TF intra- and inter-op threads (0: TF default)")
+    parser.add_argument("--inter_op_threads", type=int, default=None,
+                        help="TF inter-op threads, if different from --threads")
     parser.add_argument("--steps", type=int, default=200, help="timed steps per repeat")
     parser.add_argument("--warmup", type=int, default=50, help="untimed steps before timing")
     parser.add_argument("--repeats", type=int, default=5)
@@ -51,12 +53,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def configure_threads(threads):
+def configure_threads(threads, inter_op_threads=None):
     import tensorflow as tf
 
     if threads > 0:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if inter_op_threads is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
 
 
 def measure_matmul_peak(repeats=10, size=2048):
@@ -154,7 +158,7 @@ def main(argv=None):
     if args.warmup < args.steps_per_execution:
         raise SystemExit(f"--warmup must be >= --steps_per_execution; received {args.warmup}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    configure_threads(args.threads)
+    configure_threads(args.threads, args.inter_op_threads)
     import keras
     import tensorflow as tf
 
@@ -193,6 +197,8 @@ def main(argv=None):
     result = {
         "model": args.model, "data": args.data, "jit_compile": args.jit_compile,
         "steps_per_execution": args.steps_per_execution, "mixed_bfloat16": args.mixed_bfloat16,
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
         "steps_per_s_median": steps_per_s, "steps_per_s_min": min(rates), "steps_per_s_max": max(rates),
         "images_per_s": images_per_s, "gflop_per_step": flops / 1e9,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": threads,
