@@ -11,7 +11,9 @@ from the trace without TensorBoard) grouped by op type and by the part of the st
     # the trace itself stays in --logdir for `tensorboard --logdir ...` (Profile tab)
 
 Times are op self-times in the profiler's accounting, which adds overhead; use the
-ratios between rows, and `train_throughput.py` for step rates.
+ratios between rows, and `train_throughput.py` for step rates. XLA-compiled clusters
+(the fused optimizer and Polyak updates, `improved_gan_tf.fused`) do not appear in
+TensorFlow's op statistics, so "optimizer updates" shows only what runs outside them.
 """
 
 import argparse
@@ -90,7 +92,8 @@ def main(argv=None):
     per_step_ms = lambda microseconds: microseconds / args.steps / 1000  # noqa: E731
     total = sum(row["total_self_time"] for row in rows)
     print(f"trace: {logdir}")
-    print(f"busy op time: {per_step_ms(total):.1f} ms per step (profiler accounting)\n")
+    print(f"busy op time: {per_step_ms(total):.1f} ms per step (profiler accounting; "
+          "XLA-compiled updates not included)\n")
     for title, key in (("by part of the step", lambda row: part_of(row["operation"])),
                        ("by op type", lambda row: row["type"])):
         sums = collections.Counter()

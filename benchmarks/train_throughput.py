@@ -180,7 +180,7 @@ def main(argv=None):
 
     clock = BatchClock()
     total = args.warmup + args.repeats * args.steps
-    gan.fit(dataset, epochs=1, steps_per_epoch=total // args.steps_per_execution, verbose=0,
+    gan.fit(dataset, epochs=1, steps_per_epoch=total, verbose=0,
             callbacks=[clock])
     # With steps_per_execution > 1 the callback fires once per execution.
     stamps = clock.stamps
