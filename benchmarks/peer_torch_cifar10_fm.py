@@ -140,6 +140,18 @@ def _same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
+@torch.no_grad()
+def _init_scale_and_bias(layer, preactivations):
+    """Weight-norm data init: sets `layer.g`, `layer.b` so that `preactivations` (computed
+    without bias) get mean 0 and std `layer.init_scale` per output channel (axis 1)."""
+    dims = [d for d in range(preactivations.dim()) if d != 1]
+    m = preactivations.mean(dim=dims)
+    shape = [1, -1] + [1] * (preactivations.dim() - 2)
+    s = (preactivations - m.view(shape)).pow(2).mean(dim=dims).sqrt()
+    layer.g.mul_(layer.init_scale / s)
+    layer.b.copy_(-m * layer.init_scale / s)
+
+
 class WNConv2d(nn.Module):
     """Weight-normalized conv, ours' `WeightNormalization(Conv2D)`: w = g v / sqrt(||v||^2 + eps)."""
 
@@ -173,11 +185,7 @@ class WNConv2d(nn.Module):
     @torch.no_grad()
     def data_init(self, x):
         """Sets g, b from x; returns the pre-activations computed with the new weights."""
-        t = self._conv(x, self.weight(), None)
-        m = t.mean(dim=(0, 2, 3))
-        s = (t - m.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3)).sqrt()
-        self.g.mul_(self.init_scale / s)
-        self.b.copy_(-m * self.init_scale / s)
+        _init_scale_and_bias(self, self._conv(x, self.weight(), None))
         return self(x)
 
 
@@ -202,11 +210,7 @@ class WNDense(nn.Module):
 
     @torch.no_grad()
     def data_init(self, x):
-        t = F.linear(x, self.weight())
-        m = t.mean(0)
-        s = (t - m).pow(2).mean(0).sqrt()
-        self.g.mul_(self.init_scale / s)
-        self.b.copy_(-m * self.init_scale / s)
+        _init_scale_and_bias(self, F.linear(x, self.weight()))
         return self(x)
 
 
@@ -243,11 +247,7 @@ class Deconv(nn.Module):
 
     @torch.no_grad()
     def data_init(self, x):
-        t = self._deconv(x, self.weight(), None)
-        m = t.mean(dim=(0, 2, 3))
-        s = (t - m.view(1, -1, 1, 1)).pow(2).mean(dim=(0, 2, 3)).sqrt()
-        self.g.mul_(self.init_scale / s)
-        self.b.copy_(-m * self.init_scale / s)
+        _init_scale_and_bias(self, self._deconv(x, self.weight(), None))
         return self(x)
 
 
