@@ -342,6 +342,15 @@ def _fmt_pair(pair, digits=3):
     return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
 
 
+def _score_table(score_name, distance_name, samples_score, distance, real_score, real_label):
+    """A samples-vs-real-test-set table: score (mean ± std over splits) and distance."""
+    return [
+        "", f"| | {score_name} (mean ± std over splits) | {distance_name} |", "|---|---|---|",
+        f"| samples | {_fmt_pair(samples_score)} | {distance:.3f} |",
+        f"| {real_label} | {_fmt_pair(real_score)} | 0 |",
+    ]
+
+
 def render_scores_md(scores: dict) -> str:
     """The report.md "Scores" section."""
     lines = [SCORES_HEADING, ""]
@@ -358,19 +367,17 @@ def render_scores_md(scores: dict) -> str:
             f"- dataset classifier `{c['path']}`"
             + (f" (test accuracy {100 * accuracy:.2f}%)" if accuracy is not None else "")
         )
-        lines += [
-            "", "| | classifier score (mean ± std over splits) | classifier FD |", "|---|---|---|",
-            f"| samples | {_fmt_pair(c['classifier_score'])} | {c['classifier_fd']:.3f} |",
-            f"| real test set (ceiling) | {_fmt_pair(c['real_test_classifier_score'])} | 0 |",
-        ]
+        lines += _score_table(
+            "classifier score", "classifier FD", c["classifier_score"], c["classifier_fd"],
+            c["real_test_classifier_score"], "real test set (ceiling)",
+        )
     i = scores.get("inception")
     if i:
         lines.append(f"- Inception-v3: {i['network']} network, weights `{i['weights']}`")
-        lines += [
-            "", "| | Inception score (mean ± std over splits) | FID |", "|---|---|---|",
-            f"| samples | {_fmt_pair(i['inception_score'])} | {i['fid']:.3f} |",
-            f"| real test set | {_fmt_pair(i['real_test_inception_score'])} | 0 |",
-        ]
+        lines += _score_table(
+            "Inception score", "FID", i["inception_score"], i["fid"],
+            i["real_test_inception_score"], "real test set",
+        )
     p = scores.get("parzen")
     if p:
         lines += [
