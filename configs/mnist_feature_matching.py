@@ -1,7 +1,9 @@
 """MNIST, semi-supervised, feature matching (Salimans et al. 2016, section 5.1, Table 1).
 
-Matches the authors' `mnist_svhn_cifar10/train_mnist_feature_matching.py`
-(openai/improved-gan). Paper: 93 +- 6.5 test errors out of 10,000 with 100 labels
+Matches the authors' final release of `mnist_svhn_cifar10/train_mnist_feature_matching.py`
+(openai/improved-gan, commit 0fa06b5; "script" below). Their first commit (bb3d27b) trains
+the same model with another schedule and tests the current D:
+`mnist_feature_matching_arxiv`. Paper: 93 +- 6.5 test errors out of 10,000 with 100 labels
 (20: 1677 +- 452, 50: 221 +- 136, 200: 90 +- 4.2) after 300 epochs.
 
     improved-gan train --config configs/mnist_feature_matching.py --workdir runs/mnist_fm \
@@ -28,6 +30,7 @@ def get_config():
     config.model.unsupervised_weight = 0.5  # script: loss_unl = 0.5 * (...), unlabeled_weight 1
     config.model.polyak_rate = 1e-4  # script: disc_avg_updates a + 0.0001 (p - a), test error
     config.model.polyak_debias = True  # ours: removes the zero start (script: no correction)
+    config.model.test_with_polyak_average = True  # script: test_batch givens=disc_avg_givens
 
     config.optimizer.name = "authors_adam"  # script: nn.adam_updates, g / sqrt(v + 1e-8)
     config.optimizer.learning_rate = 0.003  # script: lr = 0.003, constant

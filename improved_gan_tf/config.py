@@ -22,7 +22,10 @@ Keys (see `base_config` for the defaults):
   tensors of the right shape instead of data, for smoke tests).
 - `model.*`: `architecture`, builder keyword arguments in `model.arch`, and every
   `ImprovedGAN` option (generator loss, feature-matching norm, minibatch
-  discrimination, Polyak rate, historical averaging, label smoothing, k / g steps).
+  discrimination, Polyak rate, historical averaging, label smoothing, k / g steps), and
+  `test_with_polyak_average`: which D the reported test error uses (the Polyak average
+  when there is one, as the authors' final scripts; False: the current D, as their first
+  commit).
 - `optimizer.*`: `authors_adam` (the authors' Adam: epsilon inside the square root,
   see `training.AuthorsAdam`), `adam` (Keras) or `sgd` (with optional linear momentum
   ramp) and the
@@ -31,7 +34,9 @@ Keys (see `base_config` for the defaults):
   `ExponentialDecay`: `max(lr / decay_factor**step, min_learning_rate)`).
 - `train.*`: `epochs`, `steps_per_epoch` (None or 0 = one pass over the unlabeled
   data), `batch_size`, `init_examples` (data-dependent init), `eval_every_epochs`,
-  `jit_compile`, `run_eagerly` (debugging; tiny test runs), `precision`, `num_samples`, `log_every_steps`.
+  `jit_compile`, `run_eagerly` (debugging; tiny test runs), `precision`, `num_samples`, `log_every_steps`,
+  `intra_op_threads` / `inter_op_threads` (TensorFlow's thread pools; 0 = its default.
+  Deterministic runs give the same numbers only with the same thread counts).
 - `checkpoint.*`: `every_steps` (0 = at epoch ends only), `max_to_keep`.
 - `distribute.*`: `strategy` (`auto`, `mirrored`, `multi_worker`, `none`) and
   `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
@@ -87,6 +92,7 @@ def base_config():
     c.model.generator_steps = 1
     c.model.polyak_rate = 1e-4
     c.model.polyak_debias = True
+    c.model.test_with_polyak_average = True  # False: test_errors from the current D
     c.model.historical_averaging_weight = 0.0
 
     c.optimizer = config_dict.ConfigDict()
@@ -118,6 +124,8 @@ def base_config():
     c.train.num_samples = 100
     c.train.log_every_steps = 100
     c.train.verbose = 2
+    c.train.intra_op_threads = 0  # 0 = TensorFlow's default (all cores)
+    c.train.inter_op_threads = 0  # 0 = TensorFlow's default
 
     c.checkpoint = config_dict.ConfigDict()
     c.checkpoint.every_steps = 200
@@ -224,7 +232,8 @@ def validate_config(config):
         ("train.init_examples", 0), ("train.eval_every_epochs", 0),
         ("train.num_samples", 1), ("train.log_every_steps", 0),
         ("checkpoint.every_steps", 0), ("checkpoint.max_to_keep", 1),
-        ("distribute.logical_cpus", 0),
+        ("distribute.logical_cpus", 0), ("train.intra_op_threads", 0),
+        ("train.inter_op_threads", 0),
     ):
         _at_least(config, key, minimum)
     if config.model.label_smoothing >= 1.0:

@@ -148,7 +148,7 @@ def load_config(workdir) -> config_dict.ConfigDict:
 
 
 def configure_devices(config) -> None:
-    """Logical CPUs, op determinism and global seeds; call before any TF op runs.
+    """Logical CPUs, thread pools, op determinism and global seeds; call before any TF op runs.
 
     `distribute.logical_cpus=n` splits the first physical CPU into n logical devices
     (for exercising MirroredStrategy on a CPU machine). If TensorFlow is already
@@ -169,6 +169,10 @@ def configure_devices(config) -> None:
                     f"initialized with {have} logical CPU device(s); logical devices must be "
                     "configured before TensorFlow runs anything (use a fresh process)."
                 ) from error
+    if config.train.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(config.train.intra_op_threads)
+    if config.train.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(config.train.inter_op_threads)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -1052,15 +1056,19 @@ class Trainer:
             if key in logs:
                 record[key] = logs[key]
         if "val_error" in logs:
+            # `fit` validates with the Polyak-averaged D when there is one.
             n_test = self._num_test()
-            record["test_error"] = logs["val_error"]
-            record["test_errors"] = int(round(logs["val_error"] * n_test))
-            record["test_examples"] = n_test
+            averaged = raw = logs["val_error"]
             if self.model.d_polyak_average is not None and self.eval_ds is not None:
-                # The same test set with D's current (not averaged) weights, to show what
-                # the Polyak average adds.
-                raw = keras.Model.evaluate(self.model, self.eval_ds, verbose=0, return_dict=True)
-                record["test_errors_raw"] = int(round(float(raw["error"]) * n_test))
+                # The same test set with D's current (not averaged) weights.
+                raw = float(keras.Model.evaluate(self.model, self.eval_ds, verbose=0, return_dict=True)["error"])
+            reported = averaged if self.config.model.test_with_polyak_average else raw
+            record["test_error"] = reported
+            record["test_errors"] = int(round(reported * n_test))
+            record["test_examples"] = n_test
+            record["test_errors_raw"] = int(round(raw * n_test))
+            if self.model.d_polyak_average is not None:
+                record["test_errors_polyak"] = int(round(averaged * n_test))
         record["learning_rate"] = self.learning_rate
         record["seconds_per_step"] = seconds / steps
         record["images_per_second"] = steps * self.config.train.batch_size / seconds
@@ -1230,11 +1238,14 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         ax = axes[0][1]
         points = [(r["epoch"], r["test_errors"]) for r in history if "test_errors" in r]
         n = next(r["test_examples"] for r in history if "test_examples" in r)
-        ax.plot(*zip(*points), marker="o", color="tab:red", label="Polyak-averaged D")
-        raw = [(r["epoch"], r["test_errors_raw"]) for r in history if "test_errors_raw" in r]
-        if raw:
-            ax.plot(*zip(*raw), marker=".", color="tab:gray", alpha=0.7, label="current D")
-            ax.legend()
+        for key, style, label in (
+            ("test_errors_polyak", dict(marker="o", color="tab:red"), "Polyak-averaged D"),
+            ("test_errors_raw", dict(marker=".", color="tab:gray", alpha=0.7), "current D"),
+        ):
+            curve = [(r["epoch"], r[key]) for r in history if key in r]
+            if curve:
+                ax.plot(*zip(*curve), label=label, **style)
+        ax.legend()
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"test errors (of {n:,})")
         ax.set_yscale("log")
@@ -1266,15 +1277,19 @@ def render_report_md(report: dict, history: list[dict]) -> str:
     )
     lines.append(f"- wall time: {report['wall_seconds']:.1f} s; {report['images_per_second']:.1f} images/s")
     if "test_errors" in report:
+        model_config = report["config"]["model"]
+        averaged = model_config["polyak_rate"] and model_config["test_with_polyak_average"]
         lines.append(
             f"- **test error: {report['test_errors']} / {report['test_examples']:,} "
-            f"({report['test_error_percent']:.2f}%)** with the Polyak-averaged discriminator; "
+            f"({report['test_error_percent']:.2f}%)** with the "
+            f"{'Polyak-averaged' if averaged else 'current'} discriminator; "
             f"best {report['best_epoch']['test_errors']} at epoch {report['best_epoch']['epoch']}"
         )
     lines.append(f"- last checkpoint: `{report['last_checkpoint']}`")
     lines += ["", f"![losses and test error]({CURVES_PNG})", "", "## Per epoch", ""]
     columns = [c for c in ("epoch", "d_loss", "g_loss", "supervised_loss", "unsupervised_loss",
-                           "accuracy", "test_errors", "test_errors_raw", "learning_rate", "seconds_per_step")
+                           "accuracy", "test_errors", "test_errors_raw", "test_errors_polyak", "learning_rate",
+                           "seconds_per_step")
                if any(c in r for r in history)]
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "---|" * len(columns))

@@ -9,6 +9,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CONFIG_NAMES = (
     "quickstart",
     "mnist_feature_matching",
+    "mnist_feature_matching_arxiv",
     "mnist_minibatch_discrimination",
     "cifar10_feature_matching",
     "cifar10_minibatch_discrimination",
