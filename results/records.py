@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""The reproduction records in `results/`: collect them from run directories, render the table.
+
+A record is one training run of one config and seed, kept as the trainer wrote it:
+
+    results/mnist_<N>_labels/<config>/seed_<s>/
+        metrics.csv            per epoch, as the trainer writes it (test_errors: what the
+                               recipe reports; test_errors_raw: the current D; losses;
+                               seconds per step)
+        config.json            the full config of the run
+        labeled_indices.json   the labeled subset
+        curves.png             the trainer's losses and test-error plot
+        record.json            git commit, TensorFlow / Keras versions, machine, thread
+                               settings, the command, status (running / complete), last epoch
+
+Two commands:
+
+    # copy run directories' records in (again and again while they run), then render
+    python results/records.py collect --workdir RUN_DIR... [--python VENV/bin/python]
+    # results/README.md and one plot per label count, from the records alone
+    python results/records.py render
+
+`collect` takes the commit from the git checkout that holds the run directory (record
+runs train from a worktree at a fixed commit) and the library versions from the
+interpreter that trained (`--python`, default this one). `render` reads nothing but
+`results/`; `tests/test_results.py` checks that the committed README equals what it
+renders, so the table cannot drift from the data.
+
+To re-check a record: check out its `commit`, install it, and run its `command` for a
+few epochs (`--config.train.epochs=3`) with the same thread settings on a CPU of the
+same kind: the first epochs' `test_errors` are the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+
+RESULTS = pathlib.Path(__file__).resolve().parent
+RECORD_JSON = "record.json"
+COPIED_FILES = ("metrics.csv", "config.json", "labeled_indices.json", "curves.png")
+
+# Salimans et al. 2016, Table 1: test errors out of 10,000 (mean +- std over 10 runs).
+PAPER_TABLE_1 = {20: (1677, 452), 50: (221, 136), 100: (93, 6.5), 200: (90, 4.2)}
+RECIPES = {
+    "mnist_feature_matching": "final release (0fa06b5): lr 0.003 constant, 300 epochs, Polyak-averaged D",
+    "mnist_feature_matching_arxiv": "first commit (bb3d27b): lr 0.001, linear decay after epoch 200, "
+                                    "301 epochs, current D",
+}
+
+
+class RecordError(ValueError):
+    """A run directory or record is missing a file or holds something unexpected."""
+
+
+# ---------------------------------------------------------------------------- collect
+def _git(path, *args) -> str:
+    return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _library_versions(python: str) -> dict:
+    code = ("import json, sys, numpy, tensorflow as tf, keras; print(json.dumps({'python': "
+            "sys.version.split()[0], 'tensorflow': tf.__version__, 'keras': keras.__version__, "
+            "'numpy': numpy.__version__}))")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cpu() -> dict:
+    """The CPU's name, family / model / stepping and vector extensions (oneDNN picks its
+    kernels, and so the rounding of deterministic runs, by these)."""
+    fields = {}
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = fields.get("flags", "").split()
+    return {
+        "name": fields.get("model name") or platform.processor() or platform.machine(),
+        "family_model_stepping": "/".join(fields.get(k, "?") for k in ("cpu family", "model", "stepping")),
+        "vector_extensions": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
+    }
+
+
+def _read_metrics(path: pathlib.Path) -> list[dict]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise RecordError(f"{path}: no epoch records")
+    for key in ("epoch", "test_errors"):
+        if key not in rows[0]:
+            raise RecordError(f"{path}: no {key!r} column")
+    return rows
+
+
+def _command(config: dict, workdir_name: str) -> str:
+    experiment = config["experiment"]
+    return (
+        f"improved-gan train --config configs/{experiment}.py --workdir runs/{experiment}/{workdir_name} "
+        f"--config.data.dir=../shared/data/mnist --config.data.num_labeled={config['data']['num_labeled']} "
+        f"--config.seed={config['seed']} --config.data.seed={config['data']['seed']} "
+        f"--config.deterministic={config['deterministic']} "
+        f"--config.train.intra_op_threads={config['train']['intra_op_threads']} "
+        f"--config.train.inter_op_threads={config['train']['inter_op_threads']}"
+    )
+
+
+def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
+    """Copies one run directory's records into `results/`; returns the record folder."""
+    workdir = pathlib.Path(workdir).resolve()
+    for name in ("metrics.csv", "config.json"):
+        if not (workdir / name).is_file():
+            raise RecordError(f"{workdir}: no {name} (is this a run directory?)")
+    config = json.loads((workdir / "config.json").read_text())
+    if not config.get("deterministic"):
+        raise RecordError(f"{workdir}: config.deterministic is false; records must be re-checkable")
+    if _git(workdir, "status", "--porcelain", "--untracked-files=no"):
+        raise RecordError(f"{workdir}: its checkout has uncommitted changes; the commit would not "
+                          "be the code that trained")
+    rows = _read_metrics(workdir / "metrics.csv")
+    last_epoch = int(rows[-1]["epoch"])
+    folder = (results / f"{config['data']['name']}_{config['data']['num_labeled']}_labels"
+              / config["experiment"] / f"seed_{config['seed']}")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in COPIED_FILES:
+        if (workdir / name).is_file():
+            shutil.copyfile(workdir / name, folder / name)
+    if not (workdir / "curves.png").is_file():
+        # The trainer plots its curves when the run ends; a running record gets the same
+        # plot from its metrics so far.
+        from improved_gan_tf.training import plot_curves
+
+        history = json.loads((workdir / "metrics.json").read_text())
+        plot_curves(history, folder / "curves.png", title=config["experiment"])
+    record = {
+        "config": config["experiment"],
+        "seed": config["seed"],
+        "num_labeled": config["data"]["num_labeled"],
+        "commit": _git(workdir, "rev-parse", "HEAD"),
+        "command": _command(config, workdir.name),
+        "libraries": _library_versions(python),
+        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "system": platform.platform()},
+        "threads": {"intra_op": config["train"]["intra_op_threads"],
+                    "inter_op": config["train"]["inter_op_threads"]},
+        "deterministic": config["deterministic"],
+        "epochs": config["train"]["epochs"],
+        "last_epoch": last_epoch,
+        "status": "complete" if last_epoch >= config["train"]["epochs"] else "running",
+    }
+    (folder / RECORD_JSON).write_text(json.dumps(record, indent=1) + "\n")
+    return folder
+
+
+# ---------------------------------------------------------------------------- render
+def load_records(results=RESULTS) -> list[dict]:
+    """Every record under `results/`, with its per-epoch test errors."""
+    records = []
+    for path in sorted(results.glob("*_labels/*/seed_*/" + RECORD_JSON)):
+        record = json.loads(path.read_text())
+        rows = _read_metrics(path.parent / "metrics.csv")
+        record["curve"] = [(int(r["epoch"]), int(r["test_errors"])) for r in rows]
+        record["raw_curve"] = [(int(r["epoch"]), int(r["test_errors_raw"])) for r in rows
+                               if r.get("test_errors_raw")]
+        record["folder"] = path.parent.relative_to(results).as_posix()
+        records.append(record)
+    return records
+
+
+def summarize(errors: list[int]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n - 1; None for one value) of final errors."""
+    mean = statistics.fmean(errors)
+    return mean, (statistics.stdev(errors) if len(errors) > 1 else None)
+
+
+def _mean_std(errors) -> str:
+    mean, std = summarize(errors)
+    return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
+
+
+def _label_counts(records):
+    return sorted({r["num_labeled"] for r in records})
+
+
+def render_readme(records: list[dict]) -> str:
+    lines = [
+        "# Reproduction records: MNIST semi-supervised (Salimans et al. 2016, Table 1)",
+        "",
+        "Generated by `python results/records.py render` from the records in this folder",
+        "(do not edit by hand; `tests/test_results.py` checks it). Test errors are out of",
+        "10,000 MNIST test images. *final*: the error after the recipe's last epoch (for a",
+        "run still going, its latest epoch, marked *running*); *best*: the lowest epoch. Means",
+        "and sample standard deviations (n - 1) are over complete seeds only. The paper's",
+        "figure is a mean ± std over 10 runs. Every record names the commit, libraries,",
+        "machine, thread settings and command that produced it (`record.json`); how to",
+        "re-check one is in `records.py`.",
+        "",
+        "Recipes:",
+        "",
+    ]
+    for name, text in RECIPES.items():
+        lines.append(f"- `{name}`: {text}")
+    for count in _label_counts(records):
+        paper_mean, paper_std = PAPER_TABLE_1[count]
+        group = [r for r in records if r["num_labeled"] == count]
+        lines += ["", f"## {count} labels (paper: {paper_mean} ± {paper_std})", "",
+                  "| recipe | seed | status | epoch | final | best (epoch) | current D, final | commit |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in sorted(group, key=lambda r: (r["config"], r["seed"])):
+            epoch, final = r["curve"][-1]
+            best_epoch, best = min(r["curve"], key=lambda p: (p[1], p[0]))
+            raw = r["raw_curve"][-1][1] if r["raw_curve"] else ""
+            lines.append(f"| `{r['config']}` | {r['seed']} | {r['status']} | {epoch}/{r['epochs']} | "
+                         f"{final} | {best} ({best_epoch}) | {raw} | `{r['commit'][:7]}` |")
+        lines += ["", "| recipe | complete seeds | final, mean ± std | best, mean ± std | paper |",
+                  "|---|---|---|---|---|"]
+        for name in sorted({r["config"] for r in group}):
+            done = [r for r in group if r["config"] == name and r["status"] == "complete"]
+            if done:
+                finals = [r["curve"][-1][1] for r in done]
+                bests = [min(e for _, e in r["curve"]) for r in done]
+                cells = f"{_mean_std(finals)} | {_mean_std(bests)}"
+            else:
+                cells = "— | —"
+            lines.append(f"| `{name}` | {len(done)} | {cells} | {paper_mean} ± {paper_std} |")
+        lines += ["", f"![test errors per epoch, every seed]({count}_labels_curves.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(records: list[dict], path) -> None:
+    """Every seed's test-error curve, one colour per recipe, with the paper's band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = records[0]["num_labeled"]
+    paper_mean, paper_std = PAPER_TABLE_1[count]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours = dict(zip(sorted({r["config"] for r in records}), ("tab:red", "tab:blue", "tab:green")))
+    for r in sorted(records, key=lambda r: (r["config"], r["seed"])):
+        ax.plot(*zip(*r["curve"]), color=colours[r["config"]], alpha=0.8, linewidth=1,
+                label=f"{r['config']} seed {r['seed']}" + (" (running)" if r["status"] != "complete" else ""))
+    ax.axhspan(paper_mean - paper_std, paper_mean + paper_std, color="black", alpha=0.12,
+               label=f"paper {paper_mean} ± {paper_std}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test errors (of 10,000)")
+    ax.set_title(f"MNIST, {count} labels")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def render(results=RESULTS) -> str:
+    records = load_records(results)
+    for count in _label_counts(records):
+        plot_curves([r for r in records if r["num_labeled"] == count],
+                    results / f"{count}_labels_curves.png")
+    text = render_readme(records)
+    (results / "README.md").write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("collect", help="copy a run directory's records into results/")
+    one.add_argument("--workdir", required=True, nargs="+", help="run directory (several allowed)")
+    one.add_argument("--python", default=sys.executable, help="the interpreter that trained")
+    commands.add_parser("render", help="write results/README.md and the plots")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "collect":
+            for workdir in args.workdir:
+                print(collect(workdir, args.python))
+        render()
+    except (RecordError, OSError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
+        print(f"records: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

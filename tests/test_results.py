@@ -1,0 +1,102 @@
+"""The reproduction records in `results/` and the table rendered from them."""
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location("records", REPO_ROOT / "results" / "records.py")
+records = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(records)
+
+
+def test_committed_readme_is_what_the_records_render():
+    rendered = records.render_readme(records.load_records())
+    committed = (REPO_ROOT / "results" / "README.md").read_text()
+    assert committed == rendered, "results/README.md is stale: run python results/records.py render"
+
+
+def test_every_record_is_complete_and_deterministic():
+    found = records.load_records()
+    assert found, "no records under results/"
+    for record in found:
+        folder = REPO_ROOT / "results" / record["folder"]
+        for name in records.COPIED_FILES:
+            assert (folder / name).is_file(), f"{folder}/{name} missing"
+        config = json.loads((folder / "config.json").read_text())
+        assert config["deterministic"] is True
+        assert config["experiment"] == record["config"] and config["seed"] == record["seed"]
+        assert record["last_epoch"] == record["curve"][-1][0]
+        assert [e for e, _ in record["curve"]] == list(range(1, record["last_epoch"] + 1))
+        assert record["status"] == ("complete" if record["last_epoch"] >= config["train"]["epochs"] else "running")
+        assert len(record["commit"]) == 40 and record["threads"]["intra_op"] >= 1
+
+
+@pytest.mark.parametrize("errors", [[93], [90, 97], [101, 88, 95, 93]])
+def test_summary_matches_numpy(errors):
+    mean, std = records.summarize(errors)
+    assert mean == pytest.approx(np.mean(errors))
+    if len(errors) == 1:
+        assert std is None
+    else:
+        assert std == pytest.approx(np.std(errors, ddof=1))
+
+
+def _fake_run(root, epochs_done, epochs, deterministic=True):
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.email=t@t", "-c", "user.name=t", "commit",
+                    "-q", "--allow-empty", "-m", "x"], check=True)
+    run = root / "runs" / "seed_2"
+    run.mkdir(parents=True)
+    config = {"experiment": "mnist_feature_matching", "seed": 2, "deterministic": deterministic,
+              "data": {"name": "mnist", "num_labeled": 100, "seed": 2},
+              "train": {"epochs": epochs, "intra_op_threads": 1, "inter_op_threads": 1}}
+    (run / "config.json").write_text(json.dumps(config))
+    history = [{"epoch": e, "d_loss": 1.0 / e, "test_errors": 200 - e, "test_errors_raw": 210 - e,
+                "test_examples": 10000} for e in range(1, epochs_done + 1)]
+    (run / "metrics.json").write_text(json.dumps(history))
+    with open(run / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    (run / "labeled_indices.json").write_text("[]")
+    return run
+
+
+@pytest.mark.parametrize("epochs_done,status", [(2, "running"), (3, "complete")])
+def test_collect_copies_a_run_and_renders_it(tmp_path, epochs_done, status):
+    run = _fake_run(tmp_path / "checkout", epochs_done, epochs=3)
+    results = tmp_path / "results"
+    folder = records.collect(run, sys.executable, results=results)
+    record = json.loads((folder / "record.json").read_text())
+    head = subprocess.run(["git", "-C", str(run), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert record["commit"] == head and record["status"] == status and record["last_epoch"] == epochs_done
+    assert record["libraries"]["tensorflow"].startswith("2.")
+    assert (folder / "curves.png").stat().st_size > 0
+    text = records.render(results)
+    final = 200 - epochs_done
+    assert f"| `mnist_feature_matching` | 2 | {status} | {epochs_done}/3 | {final} | {final} ({epochs_done}) |" in text
+    if status == "complete":
+        assert f"| `mnist_feature_matching` | 1 | {final:.1f} | {final:.1f} | 93 ± 6.5 |" in text
+    assert (results / "100_labels_curves.png").is_file()
+
+
+def test_collect_refuses_a_nondeterministic_run(tmp_path):
+    run = _fake_run(tmp_path / "checkout", 1, epochs=3, deterministic=False)
+    with pytest.raises(records.RecordError, match="deterministic"):
+        records.collect(run, sys.executable, results=tmp_path / "results")
+    assert not (tmp_path / "results").exists()
+
+
+def test_collect_refuses_a_changed_checkout(tmp_path):
+    run = _fake_run(tmp_path / "checkout", 1, epochs=3)
+    (tmp_path / "checkout" / "tracked.py").write_text("x = 1\n")
+    subprocess.run(["git", "-C", str(tmp_path / "checkout"), "add", "tracked.py"], check=True)
+    with pytest.raises(records.RecordError, match="uncommitted"):
+        records.collect(run, sys.executable, results=tmp_path / "results")
