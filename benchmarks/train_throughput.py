@@ -48,6 +48,8 @@ def parse_args(argv=None):
     parser.add_argument("--jit_compile", action="store_true", help="compile the train step with XLA")
     parser.add_argument("--steps_per_execution", type=int, default=1)
     parser.add_argument("--mixed_bfloat16", action="store_true", help="keras mixed_bfloat16 policy")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="tf.config.experimental.enable_op_determinism() (config.deterministic=True)")
     parser.add_argument("--skip_peak", action="store_true", help="do not measure the matmul peak")
     parser.add_argument("--json", help="also write the results to this JSON file")
     return parser.parse_args(argv)
@@ -164,6 +166,8 @@ def main(argv=None):
 
     if args.mixed_bfloat16:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
     peak = None if args.skip_peak else measure_matmul_peak()
     gan, image_shape, rows_per_step = build_model(args.model, args.jit_compile, args.steps_per_execution)
     dataset, init_batch = make_dataset(args, image_shape)
