@@ -18,7 +18,12 @@ produced the paper's 93 +- 6.5 test errors (Table 1, 100 labels) is what the rec
   `RandomState(seed_data)` permutation, batches of 100 labeled + 100 unlabeled, and
   `mnist.npz` with the validation set merged into the 60,000 training images. The two
   scripts name their seeding generators differently (`rng_data` is created before `rng`
-  in the first), which changes nothing here (our streams do not replay Theano's).
+  in the first), which changes nothing here (our streams do not replay Theano's). The
+  helper module each script imports (`nn.py` at the root in bb3d27b,
+  `mnist_svhn_cifar10/nn.py` in 0fa06b5) computes the same `adam_updates`,
+  `DenseLayer`, `GaussianNoiseLayer`, `batch_norm`, `l2normalize` and `log_sum_exp` in
+  both (compared function by function; the differences are in layers this script does
+  not use).
 
 We keep the Polyak average (it does not touch training) so that its error is recorded
 beside the current D's (`test_errors_polyak` in `metrics.csv`); `test_errors` is the
