@@ -13,8 +13,11 @@ A record is one training run of one config and seed, kept as the trainer wrote i
         record.json            git commit, TensorFlow / Keras versions, machine, thread
                                settings, the command, status (running / complete), last epoch
 
-Two commands:
+Three commands:
 
+    # start or resume a record run in the background, from a worktree at a fixed commit
+    python results/records.py start --config mnist_feature_matching --seed 2 \
+        --commit c884aae --worktree ../records
     # copy run directories' records in (again and again while they run), then render
     python results/records.py collect --workdir RUN_DIR... [--python VENV/bin/python]
     # results/README.md and one plot per label count, from the records alone
@@ -105,16 +108,15 @@ def _read_metrics(path: pathlib.Path) -> list[dict]:
     return rows
 
 
-def _command(config: dict, workdir_name: str) -> str:
-    experiment = config["experiment"]
-    return (
-        f"improved-gan train --config configs/{experiment}.py --workdir runs/{experiment}/{workdir_name} "
-        f"--config.data.dir=../shared/data/mnist --config.data.num_labeled={config['data']['num_labeled']} "
-        f"--config.seed={config['seed']} --config.data.seed={config['data']['seed']} "
-        f"--config.deterministic={config['deterministic']} "
-        f"--config.train.intra_op_threads={config['train']['intra_op_threads']} "
-        f"--config.train.inter_op_threads={config['train']['inter_op_threads']}"
-    )
+def record_command(experiment, seed, num_labeled, threads, workdir, data_dir="../shared/data/mnist",
+                   program="improved-gan") -> list[str]:
+    """The `improved-gan train` command of a record run (deterministic, fixed threads)."""
+    return [
+        program, "train", "--config", f"configs/{experiment}.py", "--workdir", str(workdir),
+        f"--config.data.dir={data_dir}", f"--config.data.num_labeled={num_labeled}",
+        f"--config.seed={seed}", f"--config.data.seed={seed}", "--config.deterministic=True",
+        f"--config.train.intra_op_threads={threads}", f"--config.train.inter_op_threads={threads}",
+    ]
 
 
 def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
@@ -149,7 +151,10 @@ def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
         "seed": config["seed"],
         "num_labeled": config["data"]["num_labeled"],
         "commit": _git(workdir, "rev-parse", "HEAD"),
-        "command": _command(config, workdir.name),
+        "command": " ".join(record_command(
+            config["experiment"], config["seed"], config["data"]["num_labeled"],
+            config["train"]["intra_op_threads"],
+            f"runs/{workdir.parent.name}/{workdir.name}")),
         "libraries": _library_versions(python),
         "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "system": platform.platform()},
         "threads": {"intra_op": config["train"]["intra_op_threads"],
@@ -161,6 +166,38 @@ def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
     }
     (folder / RECORD_JSON).write_text(json.dumps(record, indent=1) + "\n")
     return folder
+
+
+# ---------------------------------------------------------------------------- start
+def start(config_name, seed, commit, worktree, num_labeled=100, threads=1) -> pathlib.Path:
+    """Starts (or resumes) one record run in the background from `worktree` at `commit`.
+
+    The worktree and its own venv are created when missing, so that work on the main
+    checkout never changes the code under a running record. Returns the run directory;
+    the run's output goes to `<run directory>.log`.
+    """
+    worktree = pathlib.Path(worktree).resolve()
+    if not worktree.exists():
+        _git(RESULTS.parent, "worktree", "add", str(worktree), commit)
+    head = _git(worktree, "rev-parse", "HEAD")
+    if not head.startswith(commit) and not commit.startswith(head):
+        raise RecordError(f"{worktree} is at {head[:7]}, not {commit}; use another --worktree")
+    python = worktree / ".venv" / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(worktree / ".venv")], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(worktree)], check=True)
+    suffix = "" if num_labeled == 100 else f"_{num_labeled}_labels"
+    workdir = worktree / "runs" / f"{config_name}{suffix}" / f"seed_{seed}"
+    workdir.parent.mkdir(parents=True, exist_ok=True)
+    command = record_command(
+        config_name, seed, num_labeled, threads, workdir,
+        data_dir=RESULTS.parent.parent / "shared" / "data" / "mnist",
+        program=str(worktree / ".venv" / "bin" / "improved-gan"),
+    ) + ["--config.train.verbose=0"]
+    with open(f"{workdir}.log", "a") as log:
+        subprocess.Popen(command, cwd=worktree, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    return workdir
 
 
 # ---------------------------------------------------------------------------- render
@@ -282,8 +319,18 @@ def main(argv=None) -> int:
     one.add_argument("--workdir", required=True, nargs="+", help="run directory (several allowed)")
     one.add_argument("--python", default=sys.executable, help="the interpreter that trained")
     commands.add_parser("render", help="write results/README.md and the plots")
+    run = commands.add_parser("start", help="start or resume a record run in the background")
+    run.add_argument("--config", required=True, choices=sorted(RECIPES))
+    run.add_argument("--seed", type=int, required=True)
+    run.add_argument("--commit", required=True, help="the commit the run trains from")
+    run.add_argument("--worktree", required=True, help="a git worktree at that commit (made if missing)")
+    run.add_argument("--num_labeled", type=int, default=100, choices=sorted(PAPER_TABLE_1))
+    run.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
     args = parser.parse_args(argv)
     try:
+        if args.command == "start":
+            print(start(args.config, args.seed, args.commit, args.worktree, args.num_labeled, args.threads))
+            return 0
         if args.command == "collect":
             for workdir in args.workdir:
                 print(collect(workdir, args.python))

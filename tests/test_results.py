@@ -100,3 +100,11 @@ def test_collect_refuses_a_changed_checkout(tmp_path):
     subprocess.run(["git", "-C", str(tmp_path / "checkout"), "add", "tracked.py"], check=True)
     with pytest.raises(records.RecordError, match="uncommitted"):
         records.collect(run, sys.executable, results=tmp_path / "results")
+
+
+def test_start_refuses_a_worktree_at_another_commit(tmp_path):
+    checkout = tmp_path / "checkout"
+    _fake_run(checkout, 1, epochs=3)
+    with pytest.raises(records.RecordError, match="not 0000000"):
+        records.start("mnist_feature_matching", 1, "0000000", checkout)
+    assert not (checkout / ".venv").exists()
