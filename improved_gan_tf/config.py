@@ -27,7 +27,7 @@ Keys (see `base_config` for the defaults):
   when there is one, as the authors' final scripts; False: the current D, as their first
   commit).
 - `optimizer.*`: `authors_adam` (the authors' Adam: epsilon inside the square root,
-  see `training.AuthorsAdam`), `adam` (Keras) or `sgd` (with optional linear momentum
+  see `optimizers.AuthorsAdam`), `adam` (Keras) or `sgd` (with optional linear momentum
   ramp) and the
   learning-rate `schedule`: `constant`, `linear_ramp_down` (the authors'
   `lr * min(ramp_offset - epoch / ramp_epochs, 1)`) or `exponential_per_step` (pylearn2's
@@ -42,22 +42,78 @@ Keys (see `base_config` for the defaults):
   `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
 """
 
+import importlib.util
+import os
+import pathlib
+
 from ml_collections import config_dict
 
-ARCHITECTURES = ("mnist_mlp", "mnist_conv", "cifar10", "svhn", "imagenet128", "goodfellow2014")
-GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
-FEATURE_MATCHING_NORMS = ("l2", "l1")
-LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
-OPTIMIZERS = ("authors_adam", "adam", "sgd")
-SCHEDULES = ("constant", "linear_ramp_down", "exponential_per_step")
-STRATEGIES = ("auto", "mirrored", "multi_worker", "none")
-PRECISIONS = ("float32", "mixed_bfloat16")
-DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "svhn_cropped", "svhn", "imagenet2012")
-PREPROCESSES = ("", "unit_flat", "unit", "symmetric")
+from improved_gan_tf import registry
+
+#: Where `load_config_file` finds a config named without a path: the repository's
+#: top-level `configs/` (beside the `improved_gan_tf/` package).
+CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
 
 
 class ConfigError(ValueError):
     """A config value is out of range or not one of the allowed choices."""
+
+
+def _is_bare_name(path: str) -> bool:
+    return bool(path) and "/" not in path and os.sep not in path and not path.endswith(".py")
+
+
+def resolve_config_spec(spec) -> str:
+    """The config file a `--config` value means, as `PATH[:ARGUMENT]`.
+
+    A path (or anything naming an existing file) is returned unchanged; a bare name
+    without `.py` and without a directory (`quickstart`, `mnist_feature_matching:arg`)
+    names `CONFIGS_DIR/<name>.py` when that file exists.
+    """
+    spec = str(spec)
+    path, separator, argument = spec.partition(":")
+    if not os.path.exists(path) and _is_bare_name(path):
+        candidate = CONFIGS_DIR / f"{path}.py"
+        if candidate.is_file():
+            return f"{candidate}{separator}{argument}"
+    return spec
+
+
+def load_config_file(spec):
+    """`get_config()` of a config file: the one way a config file is executed.
+
+    Args:
+        spec: `PATH` or `PATH:ARGUMENT` (`get_config(ARGUMENT)`), where PATH is a file
+            or the bare name of a file of `CONFIGS_DIR` (see `resolve_config_spec`).
+            Config files that build on another one load it with this function too.
+
+    Raises:
+        ConfigError: the file does not exist, has no `get_config()`, or sets a key the
+            locked base config does not have / a value of the wrong type (the message
+            names the file and the key).
+    """
+    path, _, argument = resolve_config_spec(spec).partition(":")
+    if not os.path.exists(path):
+        message = f"Config file {path!r} does not exist."
+        if _is_bare_name(path):
+            known = sorted(p.stem for p in CONFIGS_DIR.glob("*.py")) if CONFIGS_DIR.is_dir() else []
+            message += (
+                f" Nor is {path!r} the name of a config in {CONFIGS_DIR}"
+                + (f" (known: {', '.join(known)})." if known else " (no such directory).")
+            )
+        raise ConfigError(message)
+    module_spec = importlib.util.spec_from_file_location(
+        f"_improved_gan_config_{pathlib.Path(path).stem}", path
+    )
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"Config file {path!r} has no get_config() function.")
+    try:
+        return module.get_config(argument) if argument else module.get_config()
+    except (AttributeError, KeyError, TypeError) as error:
+        # A locked ConfigDict names the misspelled key / mistyped field in its message.
+        raise ConfigError(f"Config file {path!r}: {error}") from error
 
 
 def base_config():
@@ -210,16 +266,16 @@ def validate_config(config):
                 f"config.{key}={value!r} has type {type(value).__name__}; "
                 f"expected {expected.__name__}."
             )
-    _choice(config, "data.name", DATASET_NAMES)
-    _choice(config, "data.preprocess", PREPROCESSES)
-    _choice(config, "model.architecture", ARCHITECTURES)
-    _choice(config, "model.latent_distribution", LATENT_DISTRIBUTIONS)
-    _choice(config, "model.generator_loss", GENERATOR_LOSSES)
-    _choice(config, "model.feature_matching_norm", FEATURE_MATCHING_NORMS)
-    _choice(config, "optimizer.name", OPTIMIZERS)
-    _choice(config, "optimizer.schedule", SCHEDULES)
-    _choice(config, "train.precision", PRECISIONS)
-    _choice(config, "distribute.strategy", STRATEGIES)
+    _choice(config, "data.name", registry.DATASET_NAMES)
+    _choice(config, "data.preprocess", ("",) + registry.PREPROCESSES)
+    _choice(config, "model.architecture", registry.ARCHITECTURES)
+    _choice(config, "model.latent_distribution", registry.LATENT_DISTRIBUTIONS)
+    _choice(config, "model.generator_loss", registry.GENERATOR_LOSSES)
+    _choice(config, "model.feature_matching_norm", registry.FEATURE_MATCHING_NORMS)
+    _choice(config, "optimizer.name", registry.OPTIMIZERS)
+    _choice(config, "optimizer.schedule", registry.SCHEDULES)
+    _choice(config, "train.precision", registry.PRECISIONS)
+    _choice(config, "distribute.strategy", registry.STRATEGIES)
     for key, minimum in (
         ("data.num_labeled", 0), ("data.train_examples", 0), ("data.test_examples", 0),
         ("model.discriminator_steps", 1), ("model.generator_steps", 1),

@@ -29,7 +29,6 @@ directory (`save_labeled_indices`) so that a run can be audited and repeated.
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import json
 import math
@@ -38,7 +37,6 @@ import pathlib
 import socket
 import threading
 import time
-import urllib.parse
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
@@ -47,6 +45,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from improved_gan_tf import registry
 from improved_gan_tf.fileio import atomic_write_text
 
 __all__ = [
@@ -104,113 +103,10 @@ class DataSubsetWarning(UserWarning):
 # --------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-    """Static facts about one dataset.
-
-    Attributes:
-      name: canonical name (the TFDS name).
-      image_shape: `(H, W, C)` of one image.
-      num_classes: number of classes K.
-      split_sizes: official number of examples of each split.
-      local_files: for each split, a description of the standard files a local
-        directory must hold (used in error messages).
-      download_url: where TFDS downloads the dataset from (its host is probed before a
-        download so that a machine without network fails fast).
-    """
-
-    name: str
-    image_shape: tuple[int, int, int]
-    num_classes: int
-    split_sizes: dict[str, int]
-    local_files: dict[str, tuple[str, ...]]
-    download_url: str
-
-    @property
-    def download_address(self) -> tuple[str, int]:
-        """`(host, port)` of `download_url`."""
-        url = urllib.parse.urlsplit(self.download_url)
-        return url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-
-
-def _idx_files(split: str) -> tuple[str, ...]:
-    prefix = "train" if split == "train" else "t10k"
-    return (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz")
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec(
-        name="mnist",
-        image_shape=(28, 28, 1),
-        num_classes=10,
-        split_sizes={"train": 60000, "test": 10000},
-        local_files={s: _idx_files(s) for s in ("train", "test")},
-        download_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
-    ),
-    "fashion_mnist": DatasetSpec(
-        name="fashion_mnist",
-        image_shape=(28, 28, 1),
-        num_classes=10,
-        split_sizes={"train": 60000, "test": 10000},
-        local_files={s: _idx_files(s) for s in ("train", "test")},
-        download_url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    ),
-    "cifar10": DatasetSpec(
-        name="cifar10",
-        image_shape=(32, 32, 3),
-        num_classes=10,
-        split_sizes={"train": 50000, "test": 10000},
-        local_files={
-            "train": tuple(f"cifar-10-batches-bin/data_batch_{i}.bin" for i in range(1, 6)),
-            "test": ("cifar-10-batches-bin/test_batch.bin",),
-        },
-        download_url="https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-    ),
-    "svhn_cropped": DatasetSpec(
-        name="svhn_cropped",
-        image_shape=(32, 32, 3),
-        num_classes=10,
-        split_sizes={"train": 73257, "test": 26032, "extra": 531131},
-        local_files={
-            s: (f"{s}_32x32.mat", f"or an .npz with '{s}' in its name holding x, y")
-            for s in ("train", "test", "extra")
-        },
-        download_url="http://ufldl.stanford.edu/housenumbers/",
-    ),
-}
-
-_ALIASES = {
-    "mnist": "mnist",
-    "fashion_mnist": "fashion_mnist",
-    "fashion-mnist": "fashion_mnist",
-    "fashionmnist": "fashion_mnist",
-    "cifar10": "cifar10",
-    "cifar-10": "cifar10",
-    "cifar_10": "cifar10",
-    "svhn": "svhn_cropped",
-    "svhn_cropped": "svhn_cropped",
-}
-
-
-def canonical_name(name: str) -> str:
-    """Returns the canonical (TFDS) name of a dataset.
-
-    Args:
-      name: a dataset name such as `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"svhn"`.
-
-    Returns:
-      One of the keys of `DATASETS`.
-
-    Raises:
-      ValueError: if the name is unknown.
-    """
-    key = _ALIASES.get(str(name).strip().lower())
-    if key is None:
-        raise ValueError(
-            f"Unknown dataset name {name!r}; expected one of {sorted(DATASETS)} "
-            "(aliases: 'svhn', 'cifar-10', 'fashion-mnist')."
-        )
-    return key
+# The facts live in `improved_gan_tf.registry` (TF-free); these names stay public here.
+DatasetSpec = registry.DatasetSpec
+DATASETS: dict[str, DatasetSpec] = registry.DATASETS
+canonical_name = registry.canonical_name
 
 
 def _check_split(spec: DatasetSpec, split: str) -> None:
@@ -702,6 +598,11 @@ def load_arrays(
       DataSubsetWarning: a local directory holds fewer examples than the official count.
     """
     spec = DATASETS[canonical_name(name)]
+    if spec.streamed:
+        raise ValueError(
+            f"{spec.name} is streamed from TFDS by the trainer (a manual download, see "
+            "--config.data.tfds_manual_dir), not loaded as arrays."
+        )
     _check_split(spec, split)
     if data_dir:
         images, labels = _load_local(spec, split, data_dir)
@@ -902,13 +803,8 @@ _PREPROCESSORS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "symmetric": _symmetric,
 }
 
-#: The authors' input range for each dataset.
-DEFAULT_PREPROCESS = {
-    "mnist": "unit_flat",
-    "fashion_mnist": "unit_flat",
-    "cifar10": "symmetric",
-    "svhn_cropped": "symmetric",
-}
+#: The authors' input range for each dataset (`DatasetSpec.default_preprocess`).
+DEFAULT_PREPROCESS = {name: spec.default_preprocess for name, spec in DATASETS.items()}
 
 
 def get_preprocess(
@@ -1111,10 +1007,10 @@ def semi_supervised_dataset(
 
     def gather(lab, unl, unl2):
         return {
-            "labeled_images": fn(tf.gather(lab_images, lab)),
-            "labels": tf.gather(lab_labels, lab),
-            "unlabeled_images": fn(tf.gather(all_images, unl)),
-            "unlabeled_images_2": fn(tf.gather(all_images, unl2)),
+            registry.LABELED: fn(tf.gather(lab_images, lab)),
+            registry.LABELS: tf.gather(lab_labels, lab),
+            registry.UNLABELED: fn(tf.gather(all_images, unl)),
+            registry.UNLABELED_FOR_GENERATOR: fn(tf.gather(all_images, unl2)),
         }
 
     ds = epochs.flat_map(epoch_batches).skip(skip)

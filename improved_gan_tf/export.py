@@ -82,7 +82,8 @@ import keras
 import tensorflow as tf
 
 from improved_gan_tf import data as data_lib
-from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
+from improved_gan_tf import registry
+from improved_gan_tf.registry import LATENT_DISTRIBUTIONS
 
 __all__ = [
     "CLASSIFIER_MODEL_NAME",
@@ -452,11 +453,11 @@ def export_generator(
 # ----------------------------------------------------------------------------- classifier
 def _classifier_input(discriminator, image_shape, preprocess, dataset):
     if dataset is not None:
-        dataset = data_lib.canonical_name(dataset)
+        spec = registry.DATASETS[registry.canonical_name(dataset)]
         if preprocess is None:
-            preprocess = data_lib.DEFAULT_PREPROCESS[dataset]
+            preprocess = spec.default_preprocess
         if image_shape is None:
-            image_shape = data_lib.DATASETS[dataset].image_shape
+            image_shape = spec.image_shape
     input_shape = tuple(discriminator.inputs[0].shape[1:])
     if image_shape is None:
         if len(input_shape) == 3 and all(d is not None for d in input_shape):
@@ -468,7 +469,7 @@ def _classifier_input(discriminator, image_shape, preprocess, dataset):
     if image_shape is None or preprocess is None:
         raise ValueError(
             f"Cannot tell how raw images become the input {input_shape} of discriminator "
-            f"'{discriminator.name}'. Pass dataset=... (one of {sorted(data_lib.DATASETS)}) "
+            f"'{discriminator.name}'. Pass dataset=... (one of {sorted(registry.DATASETS)}) "
             "or image_shape=(H, W, C) and preprocess='unit' / 'unit_flat' / 'symmetric'."
         )
     return tuple(int(d) for d in image_shape), data_lib.get_preprocess(preprocess)
@@ -489,8 +490,9 @@ def export_classifier(
     Args:
         gan: a semi-supervised `ImprovedGAN` (`num_classes` set).
         export_dir: the version directory, `EXPORT_BASE/<model_name>/<version>`.
-        dataset: "mnist", "fashion_mnist", "cifar10" or "svhn_cropped": sets the
-            raw image shape (`data.DATASETS`) and `data.DEFAULT_PREPROCESS[dataset]`.
+        dataset: a dataset of `registry.DATASETS` ("mnist", "cifar10", ...): sets the
+            raw image shape and preprocessing (its `image_shape` and
+            `default_preprocess`).
         image_shape: (H, W, C) of the raw uint8 images (default: from `dataset`,
             D's input shape, or 28x28x1 for a flat 784 input).
         preprocess: uint8 batch -> D input, see `data.get_preprocess` (default: from
@@ -551,19 +553,6 @@ def export_classifier(
 _OUTPUT_RANGE_OF_PREPROCESS = {"unit": "unit", "unit_flat": "unit", "symmetric": "symmetric"}
 
 
-def _run_data_facts(config):
-    """(dataset name or None, raw image shape, preprocess name) of a training config,
-    resolved as `training.load_training_data` resolves them."""
-    from improved_gan_tf import training
-
-    name = config.data.name
-    if name == "imagenet2012":
-        return None, tuple(training.IMAGENET_SHAPE), config.data.preprocess or "symmetric"
-    name = data_lib.canonical_name(name)
-    preprocess = config.data.preprocess or data_lib.DEFAULT_PREPROCESS[name]
-    return name, tuple(data_lib.DATASETS[name].image_shape), preprocess
-
-
 def export_run(
     workdir,
     export_base,
@@ -622,15 +611,15 @@ def export_run(
         raise FileExistsError(
             f"{', '.join(existing)} already exist(s); choose another --version or pass --overwrite."
         )
-    dataset, image_shape, preprocess = _run_data_facts(config)
+    facts = registry.data_facts(config)
     export_generator(
-        gan, targets["generator"], image_shape=image_shape,
-        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(preprocess), overwrite=overwrite,
+        gan, targets["generator"], image_shape=facts.image_shape,
+        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(facts.preprocess), overwrite=overwrite,
     )
     if "classifier" in targets:
         export_classifier(
-            gan, targets["classifier"], dataset=dataset, image_shape=image_shape,
-            preprocess=preprocess, overwrite=overwrite,
+            gan, targets["classifier"], dataset=facts.name, image_shape=facts.image_shape,
+            preprocess=facts.preprocess, overwrite=overwrite,
         )
     return {
         "version": version,

@@ -3,7 +3,7 @@
 import tensorflow as tf
 from keras import initializers
 
-LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
+from improved_gan_tf.registry import LATENT_DISTRIBUTIONS
 
 
 def _check(distribution):

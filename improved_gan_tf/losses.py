@@ -20,7 +20,7 @@ References:
 import tensorflow as tf
 from keras import ops
 
-FEATURE_MATCHING_NORMS = ("l2", "l1")
+from improved_gan_tf.registry import FEATURE_MATCHING_NORMS
 
 
 def unsupervised_logit(logits):

@@ -13,13 +13,15 @@ from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.layers.data_dependent_init import DataDependentInitMixin
 from improved_gan_tf.layers.minibatch_discrimination import MinibatchDiscrimination
+from improved_gan_tf.registry import GENERATOR_LOSSES
+from improved_gan_tf.registry import LABELED
+from improved_gan_tf.registry import LABELS
+from improved_gan_tf.registry import UNLABELED
+from improved_gan_tf.registry import UNLABELED_FOR_GENERATOR
 from improved_gan_tf.rng import replica_seed
 
-GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
-
-# Keys of the batches `fit` feeds in semi-supervised mode (see `ImprovedGAN`).
-LABELED, LABELS, UNLABELED = "labeled_images", "labels", "unlabeled_images"
-UNLABELED_FOR_GENERATOR = "unlabeled_images_2"
+# Keys of the batches `fit` feeds (see `ImprovedGAN`): the data keys (LABELED, LABELS,
+# UNLABELED, UNLABELED_FOR_GENERATOR) are the registry's; these two are the model's own.
 LATENTS, GENERATOR_LATENTS = "latents", "generator_latents"
 _BATCH_KEYS = (LABELED, LABELS, UNLABELED, UNLABELED_FOR_GENERATOR, LATENTS, GENERATOR_LATENTS)
 

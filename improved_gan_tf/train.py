@@ -3,7 +3,8 @@
     improved-gan train --config configs/mnist_feature_matching.py --workdir runs/mnist_fm \\
         [--config.data.dir=../shared/data/mnist] [--config.data.num_labeled=50] ...
 
-Re-running the same command resumes from the run directory's last checkpoint. Every
+`--config` takes a path, or the bare name of a config in the repository's `configs/`
+(`--config mnist_feature_matching`). Re-running the same command resumes from the run directory's last checkpoint. Every
 config key can be overridden with `--config.KEY=VALUE`; a misspelled key or a value of
 the wrong type is refused before anything starts, naming the key. `--help` lists every
 flag and every config key with its default (and the experiment's value when `--config`
@@ -13,7 +14,6 @@ is given).
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import sys
 
@@ -26,33 +26,20 @@ from ml_collections import config_flags  # noqa: E402
 from improved_gan_tf.config import ConfigError  # noqa: E402
 from improved_gan_tf.config import base_config  # noqa: E402
 from improved_gan_tf.config import flatten  # noqa: E402
+from improved_gan_tf.config import load_config_file  # noqa: E402
+from improved_gan_tf.config import resolve_config_spec  # noqa: E402
 from improved_gan_tf.config import validate_config  # noqa: E402
 
 FLAGS = flags.FLAGS
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file, e.g. configs/mnist_feature_matching.py.",
+    "config", None, "Experiment config file, e.g. configs/mnist_feature_matching.py, or the "
+    "name of one in the repository's configs/ (e.g. quickstart).",
     lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Run directory: checkpoints, samples, logs and the report go here. "
     "Re-running with the same directory resumes from its last checkpoint.",
 )
-
-
-def _load_config_file(spec: str):
-    path, _, argument = spec.partition(":")
-    if not os.path.exists(path):
-        raise ConfigError(f"Config file {path!r} does not exist.")
-    module_spec = importlib.util.spec_from_file_location("_improved_gan_config", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-        raise ConfigError(f"Config file {path!r} has no get_config() function.")
-    try:
-        return module.get_config(argument) if argument else module.get_config()
-    except (AttributeError, KeyError, TypeError) as error:
-        # A locked ConfigDict names the misspelled key / mistyped field in its message.
-        raise ConfigError(f"Config file {path!r}: {error}") from error
 
 
 def _config_spec(argv: list[str]) -> str | None:
@@ -64,6 +51,18 @@ def _config_spec(argv: list[str]) -> str | None:
     return None
 
 
+def resolve_config_argv(argv: list[str]) -> list[str]:
+    """`argv` with the `--config` value resolved by `config.resolve_config_spec`, so that
+    `--config quickstart` names `configs/quickstart.py` for ml_collections' flag too."""
+    argv = list(argv)
+    for index, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            argv[index] = "--config=" + resolve_config_spec(arg.split("=", 1)[1])
+        elif arg == "--config" and index + 1 < len(argv):
+            argv[index + 1] = resolve_config_spec(argv[index + 1])
+    return argv
+
+
 def check_override_keys(argv: list[str]) -> None:
     """Refuses `--config.KEY` overrides whose KEY the config does not have.
 
@@ -71,13 +70,13 @@ def check_override_keys(argv: list[str]) -> None:
     closest valid ones.
     """
     spec = _config_spec(argv)
-    keys = set(flatten(_load_config_file(spec))) if spec else None
+    keys = set(flatten(load_config_file(spec))) if spec else None
     for arg in argv:
         if not arg.startswith("--config."):
             continue
         key = arg[len("--config."):].split("=", 1)[0]
         if keys is None:
-            keys = set(flatten(_load_config_file(spec) if spec else base_config()))
+            keys = set(flatten(load_config_file(spec) if spec else base_config()))
         if key not in keys:
             close = difflib.get_close_matches(key, sorted(keys), n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -88,9 +87,9 @@ def help_text(argv: list[str]) -> str:
     """The `--help` text: flags, then every config key with its default / value."""
     base = flatten(base_config())
     spec = _config_spec(argv)
-    chosen = flatten(_load_config_file(spec)) if spec else {}
+    chosen = flatten(load_config_file(spec)) if spec else {}
     lines = [__doc__.strip(), "", "flags:",
-             "  --config: experiment config file (configs/<experiment>.py).",
+             "  --config: experiment config file (configs/<experiment>.py, or just <experiment>).",
              "  --workdir: run directory (resumes from its last checkpoint).",
              "  --config.KEY=VALUE: override one config key (keys below).", "",
              "config keys (default" + (f"; value in {spec}" if spec else "") + "):"]
@@ -145,7 +144,7 @@ def run(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"improved-gan train: {error}", file=sys.stderr)
         sys.exit(2)
-    app.run(main, argv=argv)
+    app.run(main, argv=resolve_config_argv(argv))
 
 
 if __name__ == "__main__":

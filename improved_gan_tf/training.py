@@ -63,7 +63,7 @@ from ml_collections import config_dict
 
 from improved_gan_tf import architectures
 from improved_gan_tf import data as data_lib
-from improved_gan_tf import fused
+from improved_gan_tf import registry
 from improved_gan_tf.config import ConfigError
 from improved_gan_tf.config import base_config
 from improved_gan_tf.config import flatten
@@ -72,6 +72,11 @@ from improved_gan_tf.fileio import atomic_write_bytes
 from improved_gan_tf.fileio import atomic_write_text
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.model import ImprovedGAN
+from improved_gan_tf.optimizers import AuthorsAdam  # noqa: F401  (public here too, for now)
+from improved_gan_tf.optimizers import ScheduledMomentumSGD
+from improved_gan_tf.optimizers import learning_rate_at
+from improved_gan_tf.optimizers import make_optimizer
+from improved_gan_tf.optimizers import momentum_at
 
 CONFIG_FILENAME = "config.json"
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -83,8 +88,6 @@ TENSORBOARD_SUBDIR = "tensorboard"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 CURVES_PNG = "curves.png"
-
-IMAGENET_SHAPE = (128, 128, 3)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -274,16 +277,11 @@ def load_training_data(config) -> TrainingData:
     permuted with `RandomState(data.seed)`, as in the authors' MNIST script
     (`init_param(trainx[:500])` after the permutation).
     """
-    name = config.data.name
-    is_imagenet = name == "imagenet2012"
-    if is_imagenet:
-        shape, num_classes = IMAGENET_SHAPE, int(config.model.arch.get("num_classes", 1000))
-        preprocess = config.data.preprocess or "symmetric"
-    else:
-        name = data_lib.canonical_name(name)
-        spec = data_lib.DATASETS[name]
-        shape, num_classes = spec.image_shape, spec.num_classes
-        preprocess = config.data.preprocess or data_lib.DEFAULT_PREPROCESS[name]
+    facts = registry.data_facts(config)
+    name, shape, num_classes, preprocess = (
+        facts.name, facts.image_shape, facts.num_classes, facts.preprocess
+    )
+    is_imagenet = registry.DATASETS[name].streamed
 
     if config.data.synthetic:
         count = max(config.data.train_examples or 0, config.train.init_examples,
@@ -352,7 +350,8 @@ def _imagenet_images(config, split, seed):
     def crop_resize(image, label):
         side = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
         image = tf.image.resize_with_crop_or_pad(image, side, side)
-        image = tf.image.resize(image, IMAGENET_SHAPE[:2], antialias=True)
+        size = registry.DATASETS["imagenet2012"].image_shape[:2]
+        image = tf.image.resize(image, size, antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
 
     return ds.map(crop_resize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -371,7 +370,7 @@ def _imagenet_training_stream(config, preprocess, initial_step):
     ds = ds.shuffle(10 * batch, seed=config.seed).batch(batch, drop_remainder=True)
     ds = ds.skip(initial_step)
     ds = ds.map(
-        lambda x, y: {"labeled_images": fn(x), "labels": y, "unlabeled_images": fn(x)},
+        lambda x, y: {registry.LABELED: fn(x), registry.LABELS: y, registry.UNLABELED: fn(x)},
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -382,7 +381,7 @@ def steps_per_epoch(config, data: TrainingData) -> int:
     if config.train.steps_per_epoch:
         return int(config.train.steps_per_epoch)
     if data.train_images is None:
-        return 1281167 // config.train.batch_size  # ImageNet's training set
+        return registry.DATASETS[data.name].split_sizes["train"] // config.train.batch_size
     steps = data.train_images.shape[0] // config.train.batch_size
     if steps < 1:
         raise ConfigError(
@@ -415,7 +414,7 @@ def training_stream(config, data: TrainingData, initial_step: int, num_steps: in
 
 def evaluation_stream(config, data: TrainingData):
     """The labeled test set, every example once (None for unsupervised runs)."""
-    if not data.semi_supervised and data.name != "imagenet2012":
+    if not data.semi_supervised and not registry.DATASETS[data.name].streamed:
         return None
     if data.test_images is None:
         fn = data_lib.get_preprocess(data.preprocess)
@@ -481,142 +480,18 @@ def build_networks(config, num_classes: int | None):
     return make_g(**g_kwargs), make_d(**d_kwargs)
 
 
-class ScheduledMomentumSGD(keras.optimizers.Optimizer):
-    """SGD with classical momentum whose momentum coefficient is a variable.
-
-        v <- momentum * v - learning_rate * g;   w <- w + v
-
-    (pylearn2's `Momentum` learning rule, used by Goodfellow et al. 2014). Unlike
-    `keras.optimizers.SGD`, `momentum` can change during training (pylearn2's
-    `MomentumAdjustor`) without retracing, and it is saved in checkpoints.
-    """
-
-    def __init__(self, learning_rate=0.01, momentum=0.5, name="scheduled_momentum_sgd", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.initial_momentum = float(momentum)
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.momentum = self.add_variable(
-            shape=(), initializer=keras.initializers.Constant(self.initial_momentum),
-            name="momentum",
-        )
-        self.velocities = [
-            self.add_variable_from_reference(variable, "velocity") for variable in variables
-        ]
-
-    def update_step(self, gradient, variable, learning_rate):
-        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
-        gradient = keras.ops.cast(gradient, variable.dtype)
-        velocity = self.velocities[self._get_variable_index(variable)]
-        momentum = keras.ops.cast(self.momentum, variable.dtype)
-        self.assign(velocity, momentum * velocity - learning_rate * gradient)
-        self.assign_add(variable, velocity)
-
-    def get_config(self):
-        return {**super().get_config(), "momentum": self.initial_momentum}
-
-
-class AuthorsAdam(keras.optimizers.Optimizer):
-    """Adam exactly as the authors' `nn.adam_updates` (openai/improved-gan) writes it:
-
-        m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
-        w <- w - lr * m_hat / sqrt(v_hat + epsilon),   m_hat, v_hat bias-corrected
-
-    The epsilon (1e-8) sits *inside* the square root, so a parameter whose gradients are
-    tiny (|g| << 1e-4) takes steps of about lr * |g| / 1e-4 instead of Keras / PyTorch
-    Adam's lr-sized `m_hat / (sqrt(v_hat) + 1e-8)` steps. That damping matters for GAN
-    stability: with the standard placement, the MNIST feature-matching model diverges
-    after ~15 epochs (see the training README figures).
-    """
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 name="authors_adam", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.momentums = [self.add_variable_from_reference(v, "momentum") for v in variables]
-        self.velocities = [self.add_variable_from_reference(v, "velocity") for v in variables]
-
-    def update_step(self, gradient, variable, learning_rate):
-        ops = keras.ops
-        dtype = variable.dtype
-        index = self._get_variable_index(variable)
-        m, v = self.momentums[index], self.velocities[index]
-        new_variable, new_m, new_v = fused.authors_adam_update(
-            tf.convert_to_tensor(variable), tf.convert_to_tensor(m), tf.convert_to_tensor(v),
-            ops.cast(gradient, dtype), ops.cast(learning_rate, dtype),
-            ops.cast(self.iterations + 1, dtype), ops.cast(self.beta_1, dtype),
-            ops.cast(self.beta_2, dtype), ops.cast(self.epsilon, dtype),
-        )
-        self.assign(m, new_m)
-        self.assign(v, new_v)
-        self.assign(variable, new_variable)
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
-
-
-def make_optimizer(config, learning_rate: float):
-    """Adam (Keras), `AuthorsAdam` or `ScheduledMomentumSGD`, as `optimizer.name` says."""
-    if config.optimizer.name == "authors_adam":
-        return AuthorsAdam(
-            learning_rate, beta_1=config.optimizer.beta_1, beta_2=config.optimizer.beta_2,
-            epsilon=config.optimizer.epsilon,
-        )
-    if config.optimizer.name == "adam":
-        return keras.optimizers.Adam(
-            learning_rate, beta_1=config.optimizer.beta_1, beta_2=config.optimizer.beta_2,
-            epsilon=config.optimizer.epsilon,
-        )
-    return ScheduledMomentumSGD(learning_rate, momentum=config.optimizer.momentum)
-
-
-def learning_rate_at(config, epoch: int, step: int) -> float:
-    """The learning rate at 0-based `epoch` / global `step` (see `optimizer.schedule`)."""
-    lr = config.optimizer.learning_rate
-    schedule = config.optimizer.schedule
-    if schedule == "linear_ramp_down":
-        factor = min(config.optimizer.ramp_offset - epoch / config.optimizer.ramp_epochs, 1.0)
-        return lr * max(factor, 0.0)
-    if schedule == "exponential_per_step":
-        return max(lr / config.optimizer.decay_factor ** step, config.optimizer.min_learning_rate)
-    return lr
-
-
-def momentum_at(config, epoch: int) -> float:
-    """pylearn2's `MomentumAdjustor`: linear from `momentum` at `momentum_start_epoch` to
-    `final_momentum` at `momentum_saturate_epoch` (epochs counted from 1)."""
-    if config.optimizer.final_momentum < 0:
-        return config.optimizer.momentum
-    start, saturate = config.optimizer.momentum_start_epoch, config.optimizer.momentum_saturate_epoch
-    alpha = 1.0 if saturate <= start else (epoch + 1 - start) / (saturate - start)
-    alpha = min(max(alpha, 0.0), 1.0)
-    return (1 - alpha) * config.optimizer.momentum + alpha * config.optimizer.final_momentum
-
-
 def build_model(config, num_classes: int | None = None, strategy=None) -> ImprovedGAN:
     """Builds and compiles the run's `ImprovedGAN` (in `strategy`'s scope if given).
 
     Args:
         config: a validated config.
         num_classes: K for semi-supervised runs (None: unsupervised). Defaults to what
-            the config implies (10 for the four small datasets; `model.arch.num_classes`
-            or 1000 for ImageNet; None when `data.num_labeled == 0`).
+            the config implies (`registry.data_facts(config).num_classes`: the dataset's,
+            or `model.arch.num_classes` when set; None when `data.num_labeled == 0`).
         strategy: distribution strategy (default: the current one).
     """
     if num_classes is None and config.data.num_labeled:
-        if config.data.name == "imagenet2012":
-            num_classes = int(config.model.arch.get("num_classes", 1000))
-        else:
-            num_classes = data_lib.DATASETS[data_lib.canonical_name(config.data.name)].num_classes
+        num_classes = registry.data_facts(config).num_classes
     keras.mixed_precision.set_global_policy(config.train.precision)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -1097,7 +972,8 @@ class Trainer:
     def _num_test(self) -> int:
         if self.data.test_images is not None:
             return int(self.data.test_images.shape[0])
-        return int(self.config.data.test_examples or 50000)
+        validation = registry.DATASETS[self.data.name].split_sizes["validation"]  # ImageNet
+        return int(self.config.data.test_examples or validation)
 
     def _write_metrics(self):
         atomic_write_text(self.workdir / METRICS_JSON, json.dumps(self.history, indent=1) + "\n")

@@ -1,7 +1,8 @@
 """Helpers for the training tests: load a config file and shrink it to a few steps."""
 
-import importlib.util
 import pathlib
+
+from improved_gan_tf.config import load_config_file
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS_DIR = REPO_ROOT / "configs"
@@ -22,11 +23,7 @@ CONFIG_NAMES = (
 
 def load_config(name):
     """`configs/<name>.py`'s `get_config()`."""
-    path = CONFIGS_DIR / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_test_config_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+    return load_config_file(str(CONFIGS_DIR / f"{name}.py"))
 
 
 def data_dir_for(name):

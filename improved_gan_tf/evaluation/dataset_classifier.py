@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 
+from improved_gan_tf import registry
 from improved_gan_tf.evaluation import _idx
 from improved_gan_tf.evaluation._images import to_pixel_range
 from improved_gan_tf.evaluation.metrics import fid_from_activations, inception_score
@@ -56,8 +57,8 @@ __all__ = [
 
 #: Datasets the training command knows: name -> (image shape, number of classes).
 DATASETS = {
-    "mnist": ((28, 28, 1), 10),
-    "fashion_mnist": ((28, 28, 1), 10),
+    name: (registry.DATASETS[name].image_shape, registry.DATASETS[name].num_classes)
+    for name in ("mnist", "fashion_mnist")
 }
 
 #: Training epochs of the `train` command, measured on 2 CPU cores: MNIST 6 epochs ->

@@ -54,6 +54,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from improved_gan_tf import registry  # noqa: E402
 from improved_gan_tf.fileio import atomic_write_text  # noqa: E402
 
 __all__ = [
@@ -100,13 +101,6 @@ def _pixel_mapping(preprocess: str):
     raise ValueError(f"cannot map samples of preprocess {preprocess!r} back to pixels")
 
 
-def _image_shape(config):
-    from improved_gan_tf import data as data_lib
-
-    name = data_lib.canonical_name(config.data.name)
-    return name, tuple(data_lib.DATASETS[name].image_shape)
-
-
 def generate_run_samples(model, config, num_samples: int, *, batch_size: int | None = None,
                          seed: int = 0):
     """Yields the generator's samples as float32 pixels in [0, 255], batch by batch.
@@ -129,9 +123,9 @@ def generate_run_samples(model, config, num_samples: int, *, batch_size: int | N
     batch_size = int(batch_size or config.train.batch_size)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    _, shape = _image_shape(config)
-    preprocess = config.data.preprocess or _default_preprocess(config)
-    scale, offset = _pixel_mapping(preprocess)
+    facts = registry.data_facts(config)
+    shape = facts.image_shape
+    scale, offset = _pixel_mapping(facts.preprocess)
     latents = sample_latents(
         model.latent_distribution, (int(num_samples), model.latent_dim),
         seed=tf.constant([int(seed), SAMPLE_SEED_SALT], dtype=tf.int64),
@@ -140,12 +134,6 @@ def generate_run_samples(model, config, num_samples: int, *, batch_size: int | N
         samples = training.generate_samples(model, latents[start:start + batch_size])
         pixels = samples.reshape((-1,) + shape) * scale + offset
         yield np.clip(pixels, 0.0, 255.0).astype(np.float32)
-
-
-def _default_preprocess(config):
-    from improved_gan_tf import data as data_lib
-
-    return data_lib.DEFAULT_PREPROCESS[data_lib.canonical_name(config.data.name)]
 
 
 def _progress(iterable, total, label, verbose, every_seconds: float = 15.0):
@@ -250,7 +238,7 @@ def score_run(
     if parzen not in ("auto", "yes", "no"):
         raise ValueError(f"parzen must be 'auto', 'yes' or 'no'; got {parzen!r}")
     config, model = training.restore_models(workdir)
-    dataset, shape = _image_shape(config)
+    dataset = registry.data_facts(config).name
     data_dir = str(data_dir or config.data.dir or "") or None
     batch_size = int(batch_size or config.train.batch_size)
     num_samples = int(num_samples)
