@@ -33,20 +33,13 @@ current D's, as the script reports.
         --workdir runs/mnist_fm_arxiv --config.data.dir=../shared/data/mnist
 """
 
-import importlib.util
 import pathlib
 
-
-def _load(name):
-    path = pathlib.Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_config_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from improved_gan_tf.config import load_config_file
 
 
 def get_config():
-    config = _load("mnist_feature_matching").get_config()
+    config = load_config_file(pathlib.Path(__file__).with_name("mnist_feature_matching.py"))
     config.experiment = "mnist_feature_matching_arxiv"
     config.optimizer.learning_rate = 0.001  # bb3d27b: start_lr = 0.001
     config.optimizer.schedule = "linear_ramp_down"  # bb3d27b: start_lr * min(3 - epoch/100, 1)

@@ -10,20 +10,13 @@ TensorFlow's default threads; the error is still falling at epoch 8).
         --config.data.dir=../shared/data/mnist
 """
 
-import importlib.util
 import pathlib
 
-
-def _load(name):
-    path = pathlib.Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_config_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from improved_gan_tf.config import load_config_file
 
 
 def get_config():
-    config = _load("mnist_feature_matching").get_config()
+    config = load_config_file(pathlib.Path(__file__).with_name("mnist_feature_matching.py"))
     config.experiment = "quickstart"
     config.deterministic = True  # ours: a fresh clone gets the README's figure (see the docstring)
     config.train.epochs = 8  # ours: fits the 5-minute budget (README: measured time)

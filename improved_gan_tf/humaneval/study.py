@@ -17,6 +17,7 @@ import uuid
 
 import numpy as np
 
+from improved_gan_tf import registry
 from improved_gan_tf.humaneval.store import Evaluator
 from improved_gan_tf.humaneval.store import Store
 
@@ -47,13 +48,7 @@ def _run_facts(config):
     """(dataset name, raw image shape, preprocess) of a run's config."""
     if config.data.name == "imagenet2012":
         raise StudyError("ImageNet runs have no local test split to draw real images from.")
-    try:
-        from improved_gan_tf.registry import data_facts
-    except ImportError:  # before the registry module: the export module's helper
-        from improved_gan_tf.export import _run_data_facts
-
-        return _run_data_facts(config)
-    facts = data_facts(config)
+    facts = registry.data_facts(config)
     return facts.name, tuple(facts.image_shape), facts.preprocess
 
 
