@@ -70,6 +70,8 @@ from improved_gan_tf.config import flatten
 from improved_gan_tf.config import validate_config
 from improved_gan_tf.fileio import atomic_write_bytes
 from improved_gan_tf.fileio import atomic_write_text
+from improved_gan_tf.grids import image_grid
+from improved_gan_tf.grids import save_png
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.model import ImprovedGAN
 from improved_gan_tf.optimizers import AuthorsAdam  # noqa: F401  (public here too, for now)
@@ -620,31 +622,6 @@ def to_uint8_images(samples: np.ndarray, image_shape, preprocess: str) -> np.nda
     else:
         x = x * 255.0
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
-
-
-def image_grid(images: np.ndarray, columns: int = 10, border: int = 2, min_cell: int = 56) -> np.ndarray:
-    """Tiles uint8 `[N, H, W, C]` into one image with white borders, upscaled (nearest
-    neighbour) so that each cell is at least `min_cell` pixels wide."""
-    n, h, w, c = images.shape
-    scale = max(1, math.ceil(min_cell / w))
-    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    h, w = h * scale, w * scale
-    rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + border) + border, columns * (w + border) + border, c), 255, np.uint8)
-    for index in range(n):
-        r, col = divmod(index, columns)
-        top, left = border + r * (h + border), border + col * (w + border)
-        grid[top : top + h, left : left + w] = images[index]
-    return grid
-
-
-def save_png(path, image: np.ndarray) -> None:
-    """Writes a uint8 `[H, W, C]` image as PNG, atomically."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
-    atomic_write_bytes(pathlib.Path(path), buffer.getvalue())
 
 
 def generate_samples(model: ImprovedGAN, latents) -> np.ndarray:

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from improved_gan_tf.grids import image_grid
+from improved_gan_tf.grids import save_png
 from improved_gan_tf.humaneval import stats
 from improved_gan_tf.humaneval.store import Store
 from improved_gan_tf.humaneval.study import decode_png
@@ -109,22 +111,9 @@ def render_text(report: dict) -> str:
 def save_fooled_grid(store: Store, report: dict, path, columns=8, min_cell=56) -> bool:
     """Writes the most-taken-for-real generated images as one PNG (nearest-neighbour
     upscaled, white borders); False when no generated image was taken for real."""
-    from PIL import Image
-
     ids = [row["image_id"] for row in report["most_taken_for_real"]]
     if not ids:
         return False
     images = np.stack([decode_png(store.image_png(i)) for i in ids])
-    n, h, w, c = images.shape
-    scale = max(1, math.ceil(min_cell / w))
-    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    h, w, border = h * scale, w * scale, 2
-    columns = min(columns, n)
-    rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + border) + border, columns * (w + border) + border, c), 255, np.uint8)
-    for k in range(n):
-        r, col = divmod(k, columns)
-        top, left = border + r * (h + border), border + col * (w + border)
-        grid[top:top + h, left:left + w] = images[k]
-    Image.fromarray(grid[..., 0] if c == 1 else grid).save(path, format="PNG")
+    save_png(path, image_grid(images, columns=min(columns, len(ids)), min_cell=min_cell))
     return True
