@@ -91,7 +91,7 @@ def build_model(name, jit_compile, steps_per_execution):
     from improved_gan_tf import ImprovedGAN
     from improved_gan_tf import architectures
 
-    from improved_gan_tf.training import AuthorsAdam
+    from improved_gan_tf.optimizers import AuthorsAdam
 
     adam = lambda lr: AuthorsAdam(lr, beta_1=0.5)  # noqa: E731  (the configs' optimizer)
     if name == "mnist_fm":
@@ -113,22 +113,26 @@ def build_model(name, jit_compile, steps_per_execution):
     return gan, (28, 28, 1), 3
 
 
+# The experiment config whose data each benchmark model trains on.
+CONFIGS = {"mnist_fm": "mnist_feature_matching", "cifar10_fm": "cifar10_feature_matching",
+           "mnist_md": "mnist_minibatch_discrimination"}
+
+
 def make_dataset(args, image_shape, batch=100):
     import numpy as np
     import tensorflow as tf
 
     from improved_gan_tf import data
+    from improved_gan_tf.config import load_config_file
+    from improved_gan_tf.registry import data_facts
 
     if args.data == "real":
-        if image_shape == (32, 32, 3):
-            name, directory, preprocess = "cifar10", os.path.join(args.data_dir, "cifar10"), "symmetric"
-        else:
-            name, directory = "mnist", os.path.join(args.data_dir, "mnist")
-            preprocess = "unit_flat" if image_shape == (784,) else "symmetric"
-        images, labels = data.load_arrays(name, "train", data_dir=directory)
-        labeled = data.select_labeled_subset(labels, 100, 10, seed=1)
-        dataset = data.semi_supervised_dataset(images, labels, labeled, preprocess=preprocess, batch_size=batch, seed=1)
-        init = data.preprocess_array(images[:500], preprocess)
+        facts = data_facts(load_config_file(CONFIGS[args.model]))
+        images, labels = data.load_arrays(facts.name, "train", data_dir=os.path.join(args.data_dir, facts.name))
+        labeled = data.select_labeled_subset(labels, 100, facts.num_classes, seed=1)
+        dataset = data.semi_supervised_dataset(images, labels, labeled, preprocess=facts.preprocess,
+                                               batch_size=batch, seed=1)
+        init = data.preprocess_array(images[:500], facts.preprocess)
         return dataset.repeat(), init
     rng = np.random.default_rng(0)
     pool = rng.uniform(size=(batch * 8,) + image_shape).astype("float32")
