@@ -49,13 +49,14 @@ import pathlib
 from ml_collections import config_dict
 
 from improved_gan_tf import registry
+from improved_gan_tf.errors import UserInputError
 
 #: Where `load_config_file` finds a config named without a path: the repository's
 #: top-level `configs/` (beside the `improved_gan_tf/` package).
 CONFIGS_DIR = pathlib.Path(__file__).resolve().parent.parent / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError, ValueError):
     """A config value is out of range or not one of the allowed choices."""
 
 
