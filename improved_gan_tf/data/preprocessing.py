@@ -273,15 +273,9 @@ def to_unit_interval_tf(
     the unit interval (for exported generators whose float output is [0, 1] images).
     For the model input of a real image, `round(255 * result)` gives its pixels back.
 
-    Args:
-      images: float tensor of model-space values.
-      preprocess: one of `registry.PREPROCESSES`.
-      image_shape: if given, the result is reshaped to `[N, *image_shape]`.
+    Args, Raises: as `to_pixels_tf`.
 
     Returns:
-      float32 tensor.
-
-    Raises:
-      ValueError: unknown preprocess.
+      float32 tensor, same shape as `to_pixels_tf`'s result.
     """
     return get_preprocessing(preprocess).to_unit_interval_tf(images, image_shape)
