@@ -16,12 +16,6 @@ The dataset facts (`DATASETS`, `DatasetSpec`, `canonical_name`) live in the TF-f
 `improved_gan_tf.registry` and are re-exported here.
 """
 
-from improved_gan_tf.data import errors
-from improved_gan_tf.data import files
-from improved_gan_tf.data import labeled
-from improved_gan_tf.data import pipelines
-from improved_gan_tf.data import preprocessing
-from improved_gan_tf.data import tfds
 from improved_gan_tf.data.errors import DataFileError
 from improved_gan_tf.data.errors import DatasetNotFoundError
 from improved_gan_tf.data.errors import DataSubsetWarning
