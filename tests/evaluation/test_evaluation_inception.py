@@ -6,7 +6,7 @@ import pytest
 import scipy.special
 import tensorflow as tf
 
-from improved_gan_tf.evaluation import inception
+from improved_gan_tf.evaluation import inception_networks
 from improved_gan_tf.evaluation.inception import (
     GRAPH_DEF_FILE,
     KERAS_WEIGHTS_FILE,
@@ -145,7 +145,7 @@ def test_weights_found_in_keras_cache(tmp_path):
     cached = tmp_path / "models" / KERAS_WEIGHTS_FILE
     cached.parent.mkdir()
     cached.write_bytes(b"")
-    found = inception._resolve_keras_weights("imagenet", tmp_path, allow_download=False)
+    found = inception_networks.resolve_keras_weights("imagenet", tmp_path, allow_download=False)
     assert pathlib.Path(found) == cached
 
 

@@ -88,7 +88,8 @@ def test_inception_score_drops_remainder_rows_like_the_authors():
         (np.ones(10) / 10, "shape"),
         (np.full((20, 4), 0.5), "sum to 1"),
         (-np.eye(20), "non-negative"),
-        (np.eye(5), "fewer than splits"),
+        (np.eye(5), "too few for splits"),
+        (np.eye(19), "at least 2 samples"),
     ],
 )
 def test_inception_score_rejects_bad_input(bad, match):
