@@ -139,11 +139,11 @@ class KerasInception:
         # Scoring never trains: frozen layers, and `training=False` below, keep batch
         # normalisation on its moving statistics (pytorch-fid#118 shows the harm of
         # batch statistics: features then depend on the rest of the batch).
-        base.trainable = False
         self.model = keras.Model(
             base.input,
             [base.get_layer("predictions").output, base.get_layer("avg_pool").output],
         )
+        self.model.trainable = False
         self.weights_path = None if weights_path is None else pathlib.Path(weights_path)
         self.weights_sha256 = None if weights_path is None else file_sha256(weights_path)
         self.seed = seed

@@ -1,5 +1,6 @@
 """InceptionScorer end to end (random weights, no network), GraphDef loading, errors."""
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
@@ -7,13 +8,15 @@ import scipy.special
 import tensorflow as tf
 
 from improved_gan_tf.evaluation import inception_networks
-from improved_gan_tf.evaluation.inception import (
-    GRAPH_DEF_FILE,
-    KERAS_WEIGHTS_FILE,
+from improved_gan_tf.evaluation import (
     InceptionScorer,
+    MetricInputError,
     MissingWeightsError,
+    SmallSampleWarning,
 )
+from improved_gan_tf.evaluation.inception import GRAPH_DEF_FILE, KERAS_WEIGHTS_FILE
 from improved_gan_tf.evaluation.metrics import inception_score
+from synthetic_inception import CLASSES, FEATURES, authors_forward, build_tiny_inception_graph
 
 
 @pytest.fixture(scope="module")
@@ -168,70 +171,12 @@ def test_weights_loaded_from_user_path(tmp_path, random_scorer):
 # ---------------------------------------------------------------- 2015 GraphDef
 
 
-FEATURES = 16
-CLASSES = 1008
-
-
-def _build_tiny_inception_graph(path):
-    """A GraphDef with the 2015 graph's tensor names and the same data flow:
-    DecodeJpeg -> Cast -> ExpandDims (1, H, W, 3) -> ResizeBilinear -> (x - 128) / 128
-    -> conv -> pool_3 (1, 1, 1, F) -> pool_3/_reshape (1, F) -> softmax/logits/MatMul
-    -> + bias -> softmax (1008 classes)."""
-    rng = np.random.default_rng(0)
-    kernel = rng.normal(scale=0.05, size=(3, 3, 3, FEATURES)).astype(np.float32)
-    weights = rng.normal(scale=0.5, size=(FEATURES, CLASSES)).astype(np.float32)
-    bias = rng.normal(scale=3.0, size=(CLASSES,)).astype(np.float32)
-    graph = tf.Graph()
-    with graph.as_default():
-        decoded = tf.compat.v1.placeholder(tf.uint8, [None, None, 3], name="DecodeJpeg")
-        cast = tf.cast(decoded, tf.float32, name="Cast")
-        expanded = tf.expand_dims(cast, 0, name="ExpandDims")
-        resized = tf.compat.v1.image.resize_bilinear(expanded, [10, 10], name="ResizeBilinear")
-        normalised = tf.multiply(tf.subtract(resized, 128.0, name="Sub"), 1 / 128.0, name="Mul")
-        conv = tf.nn.relu(tf.nn.conv2d(normalised, tf.constant(kernel), 1, "VALID"))
-        pool = tf.nn.avg_pool2d(conv, 8, 1, "VALID", name="pool_3")
-        flat = tf.reshape(pool, [1, FEATURES], name="pool_3/_reshape")
-        with tf.name_scope("softmax"):
-            with tf.name_scope("logits"):
-                matmul = tf.matmul(flat, tf.constant(weights, name="weights"), name="MatMul")
-                logits = tf.nn.bias_add(matmul, tf.constant(bias), name="logits")
-        tf.nn.softmax(logits, name="softmax_out")
-    graph_def = graph.as_graph_def()
-    # The name scope "softmax" blocks an op of that name; the 2015 graph has both.
-    for node in graph_def.node:
-        if node.name == "softmax_out":
-            node.name = "softmax"
-    path.write_bytes(graph_def.SerializeToString())
-    reloaded = tf.Graph()
-    with reloaded.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-    assert reloaded.get_operation_by_name("softmax/logits/MatMul").inputs[1].shape == (FEATURES, CLASSES)
-    assert reloaded.get_tensor_by_name("ExpandDims:0").shape.as_list() == [1, None, None, 3]
-    return reloaded, weights
-
-
-def _authors_forward(graph, weights, images):
-    """The authors' procedure: one image per run fed to ExpandDims:0, pool_3 fetched,
-    softmax(pool_3 @ W) without the bias, in NumPy."""
-    probs, feats, with_bias = [], [], []
-    with tf.compat.v1.Session(graph=graph) as sess:
-        for image in images:
-            pool3, graph_softmax = sess.run(
-                ["pool_3:0", "softmax:0"], {"ExpandDims:0": image[None].astype(np.float32)}
-            )
-            f = pool3.reshape(1, -1).astype(np.float64)
-            feats.append(f[0])
-            probs.append(scipy.special.softmax(f @ weights.astype(np.float64), axis=1)[0])
-            with_bias.append(graph_softmax[0])
-    return np.array(probs), np.array(feats), np.array(with_bias)
-
-
 def test_graph_def_loading_matches_authors_procedure(tmp_path):
     path = tmp_path / GRAPH_DEF_FILE
-    graph, weights = _build_tiny_inception_graph(path)
+    graph, weights = build_tiny_inception_graph(path)
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(5, 12, 12, 3), dtype=np.uint8)
-    expected_probs, expected_feats, with_bias = _authors_forward(graph, weights, images)
+    expected_probs, expected_feats, with_bias = authors_forward(graph, weights, images)
 
     scorer = InceptionScorer(path, batch_size=2, verbose=0)  # batches of 2, 2, 1
     assert scorer.source == "graph_def"
@@ -250,13 +195,13 @@ def test_graph_def_loading_matches_authors_procedure(tmp_path):
     graph_def.ParseFromString(path.read_bytes())
     scorer2 = InceptionScorer(graph_def, verbose=0)
     gray = images[..., :1]
-    expected_gray, _, _ = _authors_forward(graph, weights, np.repeat(gray, 3, axis=-1))
+    expected_gray, _, _ = authors_forward(graph, weights, np.repeat(gray, 3, axis=-1))
     np.testing.assert_allclose(scorer2.predict(gray)[0], expected_gray, rtol=1e-4, atol=1e-7)
 
 
 def test_progress_bar(tmp_path, capsys):
     path = tmp_path / GRAPH_DEF_FILE
-    _build_tiny_inception_graph(path)
+    build_tiny_inception_graph(path)
     scorer = InceptionScorer(path, batch_size=2, verbose=1)
     scorer.predict(np.zeros((3, 12, 12), np.uint8))
     assert "3/3" in capsys.readouterr().out
@@ -273,3 +218,152 @@ def test_graph_def_without_the_expected_tensors(tmp_path):
     path.write_bytes(graph.as_graph_def().SerializeToString())
     with pytest.raises(ValueError, match="pool_3"):
         InceptionScorer(path, verbose=0)
+
+
+# ---------------------------------------------------------------- conventions, cards
+
+
+def _numpy_inception_score(probs, splits, permutation=None):
+    """IS from its definition with scipy's rel_entr, rows optionally permuted first."""
+    p = np.asarray(probs, np.float64)
+    if permutation is not None:
+        p = p[permutation]
+    n = len(p)
+    scores = []
+    for j in range(splits):
+        part = p[j * n // splits:(j + 1) * n // splits]
+        kl = scipy.special.rel_entr(part, part.mean(axis=0, keepdims=True)).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
+    return np.mean(scores), np.std(scores)
+
+
+@pytest.fixture(scope="module")
+def graph_setup(tmp_path_factory):
+    path = tmp_path_factory.mktemp("graph") / GRAPH_DEF_FILE
+    graph, weights = build_tiny_inception_graph(path)
+    rng = np.random.default_rng(7)
+    # Ordered so that the two conventions differ: brightness grows along the rows.
+    images = np.sort(rng.integers(0, 256, size=(24, 12, 12, 3)), axis=0).astype(np.uint8)
+    probs, feats, _ = authors_forward(graph, weights, images)
+    return path, images, probs, feats
+
+
+def test_graph_path_scores_both_published_conventions(graph_setup):
+    path, images, probs, _ = graph_setup
+    scorer = InceptionScorer(path, batch_size=5, verbose=0)
+    authors = scorer.score(images, splits=4)
+    torch_fidelity = scorer.score(images, splits=4, shuffle_seed=2020)
+    expected_authors = _numpy_inception_score(probs, 4)
+    expected_tf = _numpy_inception_score(probs, 4, np.random.RandomState(2020).permutation(24))
+    np.testing.assert_allclose(authors["inception_score"], expected_authors, rtol=1e-4)
+    np.testing.assert_allclose(torch_fidelity["inception_score"], expected_tf, rtol=1e-4)
+    # The permutation matters on ordered images: the two conventions really differ.
+    assert abs(expected_authors[1] - expected_tf[1]) > 1e-3
+    assert authors["card"]["shuffle_seed"] is None
+    assert torch_fidelity["card"]["shuffle_seed"] == 2020
+    assert "RandomState(2020)" in torch_fidelity["card"]["split_convention"]
+
+
+def test_graph_path_card_records_file_hash_head_and_reference(graph_setup, tmp_path):
+    import hashlib
+
+    from improved_gan_tf.evaluation import save_statistics, statistics_sha256
+
+    path, images, _, feats = graph_setup
+    scorer = InceptionScorer(path, batch_size=5, verbose=0)
+    mu, sigma = feats[:12].mean(0), np.cov(feats[:12], rowvar=False)
+    stats_path = save_statistics(tmp_path / "reference.npz", mu, sigma)
+    with pytest.warns(SmallSampleWarning) as caught:
+        result = scorer.score(images[12:], splits=2, reference=stats_path,
+                              reference_name="first twelve", reference_num_examples=12)
+    card = result["card"]
+    assert card["weights"] == str(path)
+    assert card["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert card["comparable_with_published"] is True
+    assert card["features"] == "pool_3" and "without the bias" in card["logits"]
+    assert card["num_classes"] == CLASSES and card["feature_dim"] == FEATURES
+    assert (card["splits"], card["num_samples"]) == (2, 12)
+    reference = card["reference"]
+    assert reference["name"] == "first twelve" and reference["num_examples"] == 12
+    assert reference["sha256"] == statistics_sha256(mu, sigma)
+    assert reference["file_sha256"] == hashlib.sha256(stats_path.read_bytes()).hexdigest()
+    # 12 < 16 feature dimensions on both sides: two warnings, both in the card.
+    assert len(caught) == 2 and card["warnings"] == [str(w.message) for w in caught]
+    # The FID against the file equals the formula on the authors' features.
+    gen = feats[12:]
+    expected = (np.sum((gen.mean(0) - mu) ** 2) + np.trace(np.cov(gen, rowvar=False)) + np.trace(sigma)
+                - 2 * np.sum(np.sqrt(np.clip(np.linalg.eigvals(np.cov(gen, rowvar=False) @ sigma).real, 0, None))))
+    assert result["fid"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_fid_on_enough_samples_does_not_warn(graph_setup):
+    path, images, _, feats = graph_setup
+    scorer = InceptionScorer(path, batch_size=8, verbose=0)
+    many = np.concatenate([images] * 2)  # 48 > 16 feature dimensions
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        result = scorer.score(many, splits=2, reference=(feats.mean(0), np.cov(feats, rowvar=False)),
+                              reference_num_examples=24)
+    assert result["card"]["warnings"] == []
+
+
+def test_keras_path_card_says_not_comparable(random_scorer, images):
+    result = random_scorer.score(images, splits=3)
+    card = result["card"]
+    assert card["comparable_with_published"] is False
+    assert "not comparable" in card["comparability"]
+    assert card["weights"] is None and card["random_init_seed"] == 0
+    assert "with the bias" in card["logits"] and card["num_classes"] == 1000
+    assert card["reference"] is None and "fid" not in result
+
+
+def test_streamed_batches_score_like_one_array(graph_setup):
+    path, images, probs, feats = graph_setup
+    scorer = InceptionScorer(path, batch_size=4, verbose=0)
+    whole = scorer.score(images, splits=3)
+    streamed = scorer.score((images[i:i + 7] for i in range(0, 24, 7)), splits=3)
+    assert streamed["num_images"] == whole["num_images"] == 24
+    np.testing.assert_allclose(streamed["inception_score"], whole["inception_score"], rtol=1e-12)
+    np.testing.assert_allclose(streamed["mu"], whole["mu"], rtol=1e-12)
+    np.testing.assert_allclose(streamed["sigma"], whole["sigma"], rtol=1e-10, atol=1e-14)
+    # and both equal the one-shot numpy statistics of the authors' features.
+    np.testing.assert_allclose(whole["mu"], feats.mean(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(whole["sigma"], np.cov(feats, rowvar=False), rtol=1e-4,
+                               atol=1e-6 * np.abs(whole["sigma"]).max())
+
+
+@pytest.mark.parametrize("n,splits", [(5, 10), (19, 10), (1, 1)])
+def test_too_few_images_for_the_splits_is_an_error(graph_setup, n, splits):
+    path, images, _, _ = graph_setup
+    scorer = InceptionScorer(path, verbose=0)
+    with pytest.raises(MetricInputError, match="too few for splits"):
+        scorer.score(images[:n], splits=splits)
+    with pytest.raises(MetricInputError, match="at least 2"):
+        scorer.score((images[i:min(i + 2, n)] for i in range(0, n, 2)), splits=splits)
+
+
+def test_graph_features_do_not_depend_on_the_batch(graph_setup):
+    path, images, _, _ = graph_setup
+    scorer = InceptionScorer(path, batch_size=24, verbose=0)
+    _, batched = scorer.predict(images)
+    _, again = scorer.predict(images)
+    alone = np.concatenate([scorer.predict(image[None])[1] for image in images])
+    np.testing.assert_allclose(again, batched, rtol=1e-5, atol=1e-5 * np.abs(batched).max())
+    np.testing.assert_allclose(alone, batched, rtol=1e-5, atol=1e-5 * np.abs(batched).max())
+
+
+def test_keras_path_runs_in_inference_mode(random_scorer, images):
+    model = random_scorer._net.model
+    bn = [layer for layer in model.layers if "batch_normalization" in layer.name][0]
+    moving = [np.array(v) for v in bn.non_trainable_weights]
+    _, batched = random_scorer.predict(images[:4])
+    _, again = random_scorer.predict(images[:4])
+    alone = np.concatenate([random_scorer.predict(image[None])[1] for image in images[:4]])
+    scale = np.abs(batched).max()
+    np.testing.assert_allclose(again, batched, rtol=1e-5, atol=1e-5 * scale)
+    np.testing.assert_allclose(alone, batched, rtol=1e-5, atol=1e-5 * scale)
+    # Batch statistics would make an image alone differ from itself in a batch of
+    # different images, and would move the moving averages: neither happens.
+    for before, after in zip(moving, bn.non_trainable_weights):
+        np.testing.assert_array_equal(before, np.array(after))
+    assert not model.trainable
