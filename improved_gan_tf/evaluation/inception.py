@@ -224,8 +224,9 @@ class InceptionScorer:
         if progbar is not None and total is None:
             progbar.update(seen, finalize=True)
 
-    def _reference(self, reference, name, num_examples, value_range):
-        """`(mu, sigma, card entry)` of a reference given as statistics, file or images."""
+    def _reference(self, reference, name, num_examples):
+        """`(mu, sigma, card entry)` of a reference given as statistics, file or images
+        (real images, in [0, 255] whatever the generated images' range)."""
         entry = {"name": name, "num_examples": num_examples, "file": None, "file_sha256": None}
         if isinstance(reference, (str, os.PathLike)):
             mu, sigma = load_statistics(reference)
@@ -235,7 +236,7 @@ class InceptionScorer:
             mu, sigma = reference
         else:
             stats = RunningStatistics()
-            for _, f in self._iterate(reference, value_range, None):
+            for _, f in self._iterate(reference, (0, 255), None):
                 stats.update(f)
             mu, sigma = stats.result()
             if num_examples is not None and num_examples != stats.count:
@@ -287,7 +288,7 @@ class InceptionScorer:
             torch-fidelity's); see `metrics.inception_score`.
           reference: what the FID compares with: `None` (no FID), a `(mu, sigma)`
             pair, the path of a TTUR `.npz` statistics file (`load_statistics`), or
-            real images (array or iterable, in `value_range`).
+            real images (array or iterable, in [0, 255]).
           reference_name: the reference set's name for the card (e.g. "cifar10 train").
           reference_num_examples: how many images the reference statistics come from,
             for the card (counted when `reference` is images).
@@ -322,7 +323,7 @@ class InceptionScorer:
         ref_entry = None
         if reference is not None:
             ref_mu, ref_sigma, ref_entry = self._reference(
-                reference, reference_name, reference_num_examples, value_range
+                reference, reference_name, reference_num_examples
             )
         probs, stats, feats = [], RunningStatistics(), []
         for p, f in self._iterate(images, value_range, num_images):
@@ -386,8 +387,8 @@ class InceptionScorer:
 
     def fid(self, images, reference, *, value_range=(0, 255), num_images=None) -> float:
         """FID between `images` and `reference` (`(mu, sigma)`, an `.npz` path, or
-        images in `value_range`); warns like `score` on small samples."""
-        ref_mu, ref_sigma, entry = self._reference(reference, None, None, value_range)
+        real images in [0, 255]); warns like `score` on small samples."""
+        ref_mu, ref_sigma, entry = self._reference(reference, None, None)
         stats = RunningStatistics()
         for _, f in self._iterate(images, value_range, num_images):
             stats.update(f)

@@ -367,3 +367,16 @@ def test_keras_path_runs_in_inference_mode(random_scorer, images):
     for before, after in zip(moving, bn.non_trainable_weights):
         np.testing.assert_array_equal(before, np.array(after))
     assert not model.trainable
+
+
+def test_reference_images_are_read_in_0_255_whatever_the_samples_range(graph_setup):
+    path, images, _, _ = graph_setup
+    scorer = InceptionScorer(path, batch_size=8, verbose=0)
+    samples = images[:12].astype(np.float32) / 127.5 - 1.0  # a tanh generator's range
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        tanh = scorer.score(samples, splits=2, value_range=(-1, 1), reference=images[12:])
+        pixels = scorer.score(images[:12], splits=2, reference=images[12:])
+    assert tanh["fid"] == pytest.approx(pixels["fid"], rel=1e-4)
+    assert tanh["card"]["reference"]["num_examples"] == 12
+    assert tanh["card"]["value_range"] == [-1.0, 1.0]
