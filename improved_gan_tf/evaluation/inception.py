@@ -12,8 +12,10 @@ reference, and a metric card saying how the numbers were computed:
 
 Memory stays bounded for any number of images: images arrive as an array or an iterable
 of batches (e.g. a generator sampling a GAN), the FID statistics accumulate in float64
-(`RunningStatistics`) and only the class probabilities are kept (N x K float32: 200 MB
-for 50,000 images and 1008 classes), which the Inception Score's splits need.
+(`RunningStatistics`) and, when the number of images is known (an array, or
+`num_images`), so does the Inception Score split by split (`RunningInceptionScore`);
+only for an iterable of unknown length are the class probabilities kept (N x K float32:
+200 MB for 50,000 images and 1008 classes).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from improved_gan_tf.evaluation.inception_networks import (
     resolve_keras_weights,
 )
 from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
     RunningStatistics,
     frechet_distance,
     inception_score,
@@ -293,8 +296,11 @@ class InceptionScorer:
           reference_num_examples: how many images the reference statistics come from,
             for the card (counted when `reference` is images).
           value_range: range of the images' values, e.g. `(-1, 1)` for tanh outputs.
-          num_images: length of an iterable `images`, for the progress bar and the
-            early check of `splits`.
+          num_images: length of an iterable `images`: it then shows in the progress
+            bar, `splits` is checked before any image is scored, and the Inception
+            Score accumulates without keeping the probabilities (an iterable of
+            another length is an error). Without it, the N x K float32
+            probabilities are kept (200 MB for 50,000 images and 1008 classes).
           return_features: also return the `(N, 2048)` features (N x 2048 float32:
             400 MB for 50,000 images).
 
@@ -325,23 +331,34 @@ class InceptionScorer:
             ref_mu, ref_sigma, ref_entry = self._reference(
                 reference, reference_name, reference_num_examples
             )
-        probs, stats, feats = [], RunningStatistics(), []
+        # With the number of images known, the Inception Score is accumulated split by
+        # split (RunningInceptionScore) and nothing grows with N; otherwise the
+        # probabilities (N x K float32) are kept until the count is known.
+        running = None if known is None else RunningInceptionScore(known, splits, shuffle_seed)
+        probs, stats, feats, count = [], RunningStatistics(), [], 0
         for p, f in self._iterate(images, value_range, num_images):
-            probs.append(p)
+            if running is not None:
+                running.update(p)
+            else:
+                probs.append(p)
             stats.update(f)
+            count += len(p)
             if return_features:
                 feats.append(f)
-        probs = np.concatenate(probs)
+        if running is not None:
+            score = running.result()
+        else:
+            score = inception_score(np.concatenate(probs), splits=splits, shuffle_seed=shuffle_seed)
         mu, sigma = stats.result()
         result = {
-            "inception_score": inception_score(probs, splits=splits, shuffle_seed=shuffle_seed),
+            "inception_score": score,
             "mu": mu,
             "sigma": sigma,
-            "num_images": int(len(probs)),
+            "num_images": int(count),
         }
         messages = []
         if reference is not None:
-            messages = self._small_sample_warnings(len(probs), ref_entry)
+            messages = self._small_sample_warnings(count, ref_entry)
             result["fid"] = frechet_distance(
                 mu, sigma, ref_mu, ref_sigma, method=self.fid_method
             )
@@ -355,7 +372,7 @@ class InceptionScorer:
                 "authors (rows in the order given)" if shuffle_seed is None
                 else f"torch-fidelity (rows permuted by RandomState({shuffle_seed}))"
             ),
-            "num_samples": int(len(probs)),
+            "num_samples": int(count),
             "value_range": [float(v) for v in value_range],
             "reference": ref_entry,
             "warnings": messages,
@@ -373,6 +390,12 @@ class InceptionScorer:
     def inception_score(self, images, *, splits: int = 10, shuffle_seed: int | None = None,
                         value_range=(0, 255), num_images=None) -> tuple[float, float]:
         """`(mean, std)` Inception Score of `images`; see `metrics.inception_score`."""
+        known = _known_length(images, num_images)
+        if known is not None:
+            running = RunningInceptionScore(known, splits, shuffle_seed)
+            for p, _ in self._iterate(images, value_range, num_images):
+                running.update(p)
+            return running.result()
         probs = np.concatenate(
             [p for p, _ in self._iterate(images, value_range, num_images)]
         )

@@ -22,6 +22,7 @@ __all__ = [
     "frechet_distance",
     "fid_from_activations",
     "activation_statistics",
+    "RunningInceptionScore",
     "RunningStatistics",
 ]
 
@@ -85,16 +86,9 @@ def inception_score(probabilities, splits: int = 10,
         raise MetricInputError(
             f"probabilities must have shape (N, K); got shape {p.shape}"
         )
-    if (isinstance(splits, bool) or not isinstance(splits, (int, np.integer))
-            or splits < 1):
-        raise MetricInputError(f"splits must be a positive integer; got {splits!r}")
     n = p.shape[0]
-    if n < 2 * splits:
-        raise MetricInputError(
-            f"probabilities has {n} rows, too few for splits={splits}: each split "
-            f"needs at least 2 samples (N >= {2 * splits}); a split of one sample "
-            "always scores 1"
-        )
+    _check_splits(n, splits)
+    _check_shuffle_seed(shuffle_seed)
     if p.shape[1] < 1:
         raise MetricInputError(f"probabilities has no columns; got shape {p.shape}")
     if not np.all(np.isfinite(p)) or np.any(p < 0):
@@ -107,10 +101,6 @@ def inception_score(probabilities, splits: int = 10,
             f"logits); row {worst} sums to {row_sums[worst]:.6g}"
         )
     if shuffle_seed is not None:
-        if isinstance(shuffle_seed, bool) or not isinstance(shuffle_seed, (int, np.integer)):
-            raise MetricInputError(
-                f"shuffle_seed must be None or an integer; got {shuffle_seed!r}"
-            )
         p = p[np.random.RandomState(int(shuffle_seed)).permutation(n)]
     scores = []
     for j in range(splits):
@@ -122,6 +112,129 @@ def inception_score(probabilities, splits: int = 10,
         scores.append(np.exp(terms.sum(axis=1).mean()))
     scores = np.asarray(scores)
     return float(scores.mean()), float(scores.std())
+
+
+def _check_splits(n, splits):
+    if (isinstance(splits, bool) or not isinstance(splits, (int, np.integer))
+            or splits < 1):
+        raise MetricInputError(f"splits must be a positive integer; got {splits!r}")
+    if n < 2 * splits:
+        raise MetricInputError(
+            f"probabilities has {n} rows, too few for splits={splits}: each split "
+            f"needs at least 2 samples (N >= {2 * splits}); a split of one sample "
+            "always scores 1"
+        )
+
+
+def _check_shuffle_seed(shuffle_seed):
+    if shuffle_seed is not None and (
+        isinstance(shuffle_seed, bool) or not isinstance(shuffle_seed, (int, np.integer))
+    ):
+        raise MetricInputError(f"shuffle_seed must be None or an integer; got {shuffle_seed!r}")
+
+
+class RunningInceptionScore:
+    """`inception_score` of `num_samples` rows given batch by batch, in O(splits x K) memory.
+
+    Uses KL(p || q) = sum p log p - sum p log q and mean_x p = q within a split, so
+
+        IS_j = exp( mean_{x in j} sum_k p_k log p_k  -  sum_k q_k log q_k ),
+
+    which needs only each split's row count, sum of `p log p` and sum of `p`. The
+    split of each row is known in advance from its index (rows
+    `[j N // splits, (j + 1) N // splits)`, after the `RandomState(shuffle_seed)`
+    permutation when one is given), so the result equals `inception_score` of all rows
+    (to float64 rounding) in both conventions, without keeping them.
+
+    Args:
+      num_samples: the total number of rows that will be given (needed up front to
+        place the split boundaries).
+      splits: as in `inception_score` (`num_samples >= 2 * splits`).
+      shuffle_seed: as in `inception_score`.
+
+    Raises:
+      MetricInputError: on bad `splits` or `shuffle_seed`, too few samples for the
+        splits, a batch that is not probabilities, more rows than `num_samples`, or
+        (in `result`) fewer.
+
+    Examples:
+
+    >>> import numpy as np
+    >>> running = RunningInceptionScore(20, splits=5)
+    >>> for batch in np.array_split(np.tile(np.eye(4), (5, 1)), 3):
+    ...     running.update(batch)
+    >>> running.result()
+    (4.0, 0.0)
+    """
+
+    def __init__(self, num_samples: int, splits: int = 10, shuffle_seed: int | None = None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+            raise MetricInputError(f"num_samples must be an integer; got {num_samples!r}")
+        _check_splits(int(num_samples), splits)
+        _check_shuffle_seed(shuffle_seed)
+        self.num_samples = int(num_samples)
+        self.splits = int(splits)
+        n = self.num_samples
+        position = np.arange(n)
+        if shuffle_seed is not None:
+            # Row i of the input lands at position inverse[i] of the permuted table.
+            permutation = np.random.RandomState(int(shuffle_seed)).permutation(n)
+            position = np.empty(n, dtype=np.int64)
+            position[permutation] = np.arange(n)
+        bounds = np.array([j * n // self.splits for j in range(self.splits + 1)])
+        self._split_of_row = np.searchsorted(bounds, position, side="right") - 1
+        self.count = 0
+        self._rows = np.zeros(self.splits)
+        self._plogp = np.zeros(self.splits)
+        self._marginal_sums = None
+
+    def update(self, probabilities) -> None:
+        """Adds the next rows (an `(n, K)` batch of probability vectors)."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] < 1:
+            raise MetricInputError(f"probabilities must have shape (N, K); got shape {p.shape}")
+        if len(p) == 0:
+            return
+        if self.count + len(p) > self.num_samples:
+            raise MetricInputError(
+                f"more than num_samples={self.num_samples} rows were given "
+                f"({self.count} + {len(p)})"
+            )
+        if not np.all(np.isfinite(p)) or np.any(p < 0):
+            raise MetricInputError("probabilities must be finite and non-negative")
+        row_sums = p.sum(axis=1)
+        if not np.allclose(row_sums, 1.0, atol=1e-3):
+            worst = int(np.argmax(np.abs(row_sums - 1.0)))
+            raise MetricInputError(
+                "each row of probabilities must sum to 1 (pass softmax outputs, not "
+                f"logits); row {self.count + worst} sums to {row_sums[worst]:.6g}"
+            )
+        if self._marginal_sums is None:
+            self._marginal_sums = np.zeros((self.splits, p.shape[1]))
+        elif p.shape[1] != self._marginal_sums.shape[1]:
+            raise MetricInputError(
+                f"probabilities have {p.shape[1]} columns, earlier ones had "
+                f"{self._marginal_sums.shape[1]}"
+            )
+        split = self._split_of_row[self.count:self.count + len(p)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+        np.add.at(self._rows, split, 1.0)
+        np.add.at(self._plogp, split, plogp)
+        np.add.at(self._marginal_sums, split, p)
+        self.count += len(p)
+
+    def result(self) -> tuple[float, float]:
+        """`(mean, std)` over the splits, as `inception_score` returns them."""
+        if self.count != self.num_samples:
+            raise MetricInputError(
+                f"{self.count} rows were given, but num_samples={self.num_samples}"
+            )
+        q = self._marginal_sums / self._rows[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qlogq = np.where(q > 0, q * np.log(q), 0.0).sum(axis=1)
+        scores = np.exp(self._plogp / self._rows - qlogq)
+        return float(scores.mean()), float(scores.std())
 
 
 def _check_gaussian(mu, sigma, which: str):

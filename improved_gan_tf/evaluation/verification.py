@@ -22,7 +22,11 @@ import warnings
 
 import numpy as np
 
-from improved_gan_tf.evaluation.metrics import RunningStatistics, frechet_distance, inception_score
+from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
+    RunningStatistics,
+    frechet_distance,
+)
 
 __all__ = ["PUBLISHED_FIGURES", "verify_inception"]
 
@@ -118,8 +122,8 @@ def verify_inception(graph, cifar10_dir, *, batch_size: int = 100, chunk_size: i
                      verbose: int = 0) -> dict:
     """Runs the 2015 Inception graph over CIFAR-10 and compares with published figures.
 
-    The training images are scored in chunks of `chunk_size` (only their class
-    probabilities, N x 1008 float32, are kept, and the features of the first 5,000);
+    The training images are scored in chunks of `chunk_size`, the Inception Scores
+    accumulated split by split and the FID statistics of the first 5,000 in float64;
     the Inception Score is computed both in the authors' convention and in
     torch-fidelity's (`shuffle_seed=2020`), and the FID of the first 5,000 training
     against the first 5,000 test images with TTUR's computation.
@@ -154,18 +158,20 @@ def verify_inception(graph, cifar10_dir, *, batch_size: int = 100, chunk_size: i
     test = _load("test", cifar10_dir, notes)
     report = {"card": scorer.card(), "pool_3": _pool3_checks(scorer, train)}
 
-    probabilities, train_stats = [], RunningStatistics()
+    conventions = {"inception_score_train": None, "inception_score_train_torch_fidelity": 2020}
+    running = {name: RunningInceptionScore(len(train), 10, seed)
+               for name, seed in conventions.items()}
+    train_stats = RunningStatistics()
     for start in range(0, len(train), chunk_size):
         probs, feats = scorer.predict(train[start:start + chunk_size])
-        probabilities.append(probs)
+        for accumulator in running.values():
+            accumulator.update(probs)
         if start < 5000:
             train_stats.update(feats[:5000 - start])
-    probabilities = np.concatenate(probabilities)
-    for name, seed in (("inception_score_train", None),
-                       ("inception_score_train_torch_fidelity", 2020)):
-        mean, std = inception_score(probabilities, splits=10, shuffle_seed=seed)
+    for name, seed in conventions.items():
+        mean, std = running[name].result()
         report[name] = {"mean": mean, "std": std, "splits": 10, "shuffle_seed": seed,
-                        **_compare(name, mean, len(probabilities))}
+                        **_compare(name, mean, len(train))}
 
     test_mu, test_sigma = scorer.activation_statistics(test[:5000])
     train_mu, train_sigma = train_stats.result()

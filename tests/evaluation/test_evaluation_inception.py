@@ -323,7 +323,9 @@ def test_streamed_batches_score_like_one_array(graph_setup):
     whole = scorer.score(images, splits=3)
     streamed = scorer.score((images[i:i + 7] for i in range(0, 24, 7)), splits=3)
     assert streamed["num_images"] == whole["num_images"] == 24
-    np.testing.assert_allclose(streamed["inception_score"], whole["inception_score"], rtol=1e-12)
+    # The array goes through RunningInceptionScore, the unsized stream through
+    # inception_score: equal to float64 rounding.
+    np.testing.assert_allclose(streamed["inception_score"], whole["inception_score"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(streamed["mu"], whole["mu"], rtol=1e-12)
     np.testing.assert_allclose(streamed["sigma"], whole["sigma"], rtol=1e-10, atol=1e-14)
     # and both equal the one-shot numpy statistics of the authors' features.
@@ -380,3 +382,18 @@ def test_reference_images_are_read_in_0_255_whatever_the_samples_range(graph_set
     assert tanh["fid"] == pytest.approx(pixels["fid"], rel=1e-4)
     assert tanh["card"]["reference"]["num_examples"] == 12
     assert tanh["card"]["value_range"] == [-1.0, 1.0]
+
+
+def test_known_length_streams_the_inception_score_and_a_wrong_length_is_refused(graph_setup):
+    path, images, probs, _ = graph_setup
+    scorer = InceptionScorer(path, batch_size=5, verbose=0)
+    batches = lambda: (images[i:i + 5] for i in range(0, 24, 5))  # noqa: E731
+    counted = scorer.score(batches(), splits=3, shuffle_seed=2020, num_images=24)
+    uncounted = scorer.score(batches(), splits=3, shuffle_seed=2020)
+    np.testing.assert_allclose(counted["inception_score"], uncounted["inception_score"], rtol=1e-9)
+    expected = _numpy_inception_score(probs, 3, np.random.RandomState(2020).permutation(24))
+    np.testing.assert_allclose(counted["inception_score"], expected, rtol=1e-4)
+    with pytest.raises(MetricInputError, match="24 rows were given, but num_samples=30"):
+        scorer.score(batches(), splits=3, num_images=30)
+    with pytest.raises(MetricInputError, match="more than num_samples=20"):
+        scorer.score(batches(), splits=3, num_images=20)

@@ -9,6 +9,7 @@ import scipy.special
 from improved_gan_tf.evaluation import MetricInputError
 from improved_gan_tf.evaluation import metrics
 from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
     RunningStatistics,
     activation_statistics,
     fid_from_activations,
@@ -370,3 +371,34 @@ def test_running_statistics_covariance_is_exactly_symmetric():
         stats.update(rng.normal(size=(33, 20)) * 7 + 3)
     _, sigma = stats.result()
     np.testing.assert_array_equal(sigma, sigma.T)
+
+
+@pytest.mark.parametrize("n,splits,seed", [(100, 10, None), (100, 10, 2020), (257, 4, 3), (20, 10, 2020)])
+def test_running_inception_score_equals_the_one_shot_score(n, splits, seed):
+    p = _random_probabilities(np.random.default_rng(n), n, 9)
+    p[:, 0] = 0.0  # zero probabilities: the 0 log 0 = 0 convention in both routes
+    p /= p.sum(axis=1, keepdims=True)
+    running = RunningInceptionScore(n, splits=splits, shuffle_seed=seed)
+    for chunk in np.array_split(p, [1, 2, 50, 51]):
+        running.update(chunk)
+    np.testing.assert_allclose(running.result(), inception_score(p, splits=splits, shuffle_seed=seed),
+                               rtol=1e-10, atol=1e-12)
+    if seed is not None:
+        perm = np.random.RandomState(seed).permutation(n)
+        np.testing.assert_allclose(running.result(), _reference_is(p[perm], splits), rtol=1e-10, atol=1e-12)
+
+
+def test_running_inception_score_refuses_a_wrong_count_or_bad_rows():
+    p = np.tile(np.eye(3), (4, 1))
+    running = RunningInceptionScore(12, splits=2)
+    running.update(p[:5])
+    with pytest.raises(MetricInputError, match="5 rows were given, but num_samples=12"):
+        running.result()
+    with pytest.raises(MetricInputError, match="more than num_samples=12"):
+        running.update(p)
+    with pytest.raises(MetricInputError, match="sum to 1"):
+        running.update(np.full((2, 3), 0.5))
+    with pytest.raises(MetricInputError, match="2 columns, earlier ones had 3"):
+        running.update(np.full((2, 2), 0.5))
+    with pytest.raises(MetricInputError, match="too few for splits=10"):
+        RunningInceptionScore(19, splits=10)
