@@ -12,9 +12,9 @@ network is built, and at the end), the wall time and images/s:
 
 With `--reference_samples M` the FID against the statistics of M other random images
 is computed too (`--fid_method eigh` by default: `sqrtm` of a 2048x2048 singular product
-takes minutes). The memory that grows with N is the class probabilities the Inception
-Score keeps (N x 1000 float32: 200 MB at 50,000); the FID statistics are a fixed
-2048x2048 float64 sum (32 MB).
+takes minutes). `num_images` is passed, so nothing grows with N: the Inception Score
+accumulates split by split and the FID statistics are a 2048x2048 float64 sum (32 MB);
+the peak is the network and one batch's activations (`--batch_size`).
 
 Last line: `score_memory: num_samples=... seconds=... images_per_s=... peak_rss_mb=...`.
 """

@@ -40,6 +40,7 @@ from improved_gan_tf.evaluation.graph_check import ALLOWED_GRAPH_OPS, check_grap
 from improved_gan_tf.evaluation.inception import InceptionScorer
 from improved_gan_tf.evaluation.kid import kernel_inception_distance
 from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
     RunningStatistics,
     activation_statistics,
     fid_from_activations,
@@ -67,6 +68,7 @@ __all__ = [
     "MetricInputError",
     "MissingWeightsError",
     "PUBLISHED_FIGURES",
+    "RunningInceptionScore",
     "RunningStatistics",
     "ScoreCallback",
     "SmallSampleWarning",
