@@ -402,3 +402,34 @@ def test_running_inception_score_refuses_a_wrong_count_or_bad_rows():
         running.update(np.full((2, 2), 0.5))
     with pytest.raises(MetricInputError, match="too few for splits=10"):
         RunningInceptionScore(19, splits=10)
+
+
+def _ttur_procedure(mu1, sigma1, mu2, sigma2, eps=1e-6):
+    """TTUR's calculate_frechet_distance as its fid.py documents it: sqrtm of the
+    product; if not finite, eps on both diagonals; imaginary parts dropped when the
+    diagonal's are within atol 1e-3 of 0."""
+    covmean = scipy.linalg.sqrtm(sigma1.dot(sigma2))
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        assert np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3)
+        covmean = covmean.real
+    diff = mu1 - mu2
+    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+
+
+@pytest.mark.parametrize("n1,n2,d", [(200, 150, 12), (10, 12, 32), (40, 40, 64)])
+def test_default_fid_is_ttur_computation_on_float64_np_cov_statistics(n1, n2, d):
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(n1, d)).astype(np.float32)
+    b = (rng.normal(size=(n2, d)) * 1.2 + 0.1).astype(np.float32)
+    mu1, s1 = np.mean(a.astype(np.float64), axis=0), np.cov(a.astype(np.float64), rowvar=False)
+    mu2, s2 = np.mean(b.astype(np.float64), axis=0), np.cov(b.astype(np.float64), rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = _ttur_procedure(mu1, s1, mu2, s2)
+        assert fid_from_activations(a, b) == pytest.approx(expected, rel=1e-12)
+        assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-12)
+    # The exact eigh route agrees to rounding (singular cases included).
+    assert fid_from_activations(a, b, method="eigh") == pytest.approx(expected, rel=1e-6)
