@@ -42,6 +42,7 @@ from improved_gan_tf.evaluation.inception_networks import (
     read_graph_def,
     resolve_keras_weights,
 )
+from improved_gan_tf.evaluation.kid import kernel_inception_distance
 from improved_gan_tf.evaluation.metrics import (
     RunningInceptionScore,
     RunningStatistics,
@@ -279,8 +280,10 @@ class InceptionScorer:
         value_range=(0, 255),
         num_images: int | None = None,
         return_features: bool = False,
+        kid_reference_features=None,
+        kid_options: dict | None = None,
     ) -> dict:
-        """Inception Score, FID statistics, FID and the metric card, in one pass.
+        """Inception Score, FID statistics, FID, KID and the metric card, in one pass.
 
         Args:
           images: the images (see the class docstring): an array or an iterable of
@@ -303,10 +306,17 @@ class InceptionScorer:
             probabilities are kept (200 MB for 50,000 images and 1008 classes).
           return_features: also return the `(N, 2048)` features (N x 2048 float32:
             400 MB for 50,000 images).
+          kid_reference_features: `(M, 2048)` features of real images (e.g.
+            `scorer.predict(real)[1]`); when given, the generated features are kept
+            (as with `return_features`) and the KID is computed
+            (`kernel_inception_distance`).
+          kid_options: keyword arguments of `kernel_inception_distance`
+            (`num_subsets`, `subset_size`, `seed`); recorded in the card.
 
         Returns:
           dict with `inception_score` `(mean, std)`, `mu`, `sigma`, `num_images`,
-          `fid` when `reference` is given, `features` if requested, and `card`: the
+          `fid` when `reference` is given, `kid` `(mean, std)` when
+          `kid_reference_features` is given, `features` if requested, and `card`: the
           scorer's card (`card()`) plus `splits`, `shuffle_seed`, `num_samples`,
           `value_range`, `reference` (`name`, `num_examples`, `sha256` of the
           statistics, `file`, `file_sha256`) and `warnings` (the messages of any
@@ -326,6 +336,7 @@ class InceptionScorer:
                 f"{known} images are too few for splits={splits}: each split needs at "
                 f"least 2 images (N >= {2 * splits})"
             )
+        keep_features = return_features or kid_reference_features is not None
         ref_entry = None
         if reference is not None:
             ref_mu, ref_sigma, ref_entry = self._reference(
@@ -343,7 +354,7 @@ class InceptionScorer:
                 probs.append(p)
             stats.update(f)
             count += len(p)
-            if return_features:
+            if keep_features:
                 feats.append(f)
         if running is not None:
             score = running.result()
@@ -362,6 +373,13 @@ class InceptionScorer:
             result["fid"] = frechet_distance(
                 mu, sigma, ref_mu, ref_sigma, method=self.fid_method
             )
+        kid_entry = None
+        if kid_reference_features is not None:
+            options = dict(kid_options or {})
+            features = np.concatenate(feats)
+            result["kid"] = kernel_inception_distance(kid_reference_features, features, **options)
+            kid_entry = {"num_reference_features": int(len(kid_reference_features)),
+                         **{"num_subsets": 100, "subset_size": 1000, "seed": 0}, **options}
         if return_features:
             result["features"] = np.concatenate(feats)
         result["card"] = {
@@ -375,6 +393,7 @@ class InceptionScorer:
             "num_samples": int(count),
             "value_range": [float(v) for v in value_range],
             "reference": ref_entry,
+            "kid": kid_entry,
             "warnings": messages,
         }
         return result

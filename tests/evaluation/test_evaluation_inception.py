@@ -397,3 +397,21 @@ def test_known_length_streams_the_inception_score_and_a_wrong_length_is_refused(
         scorer.score(batches(), splits=3, num_images=30)
     with pytest.raises(MetricInputError, match="more than num_samples=20"):
         scorer.score(batches(), splits=3, num_images=20)
+
+
+def test_score_computes_kid_from_kept_features(graph_setup):
+    from improved_gan_tf.evaluation import kernel_inception_distance
+
+    path, images, _, feats = graph_setup
+    scorer = InceptionScorer(path, batch_size=5, verbose=0)
+    real_features = feats[12:]
+    result = scorer.score(images[:12], splits=2, kid_reference_features=real_features,
+                          kid_options={"num_subsets": 4, "subset_size": 10, "seed": 2020})
+    expected = kernel_inception_distance(real_features, feats[:12], num_subsets=4,
+                                         subset_size=10, seed=2020)
+    np.testing.assert_allclose(result["kid"], expected, rtol=1e-4, atol=1e-7)
+    assert result["card"]["kid"] == {"num_reference_features": 12, "num_subsets": 4,
+                                     "subset_size": 10, "seed": 2020}
+    assert "features" not in result
+    with pytest.raises(MetricInputError, match="subset_size=1000"):
+        scorer.score(images[:12], splits=2, kid_reference_features=real_features)
