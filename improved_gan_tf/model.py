@@ -11,9 +11,13 @@ from improved_gan_tf.averaging import HistoricalAverage
 from improved_gan_tf.averaging import PolyakAverage
 from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
 from improved_gan_tf.latents import sample_latents
+from improved_gan_tf.layers.cross_batch_normalization import CrossBatchNormalization
 from improved_gan_tf.layers.data_dependent_init import DataDependentInitMixin
+from improved_gan_tf.layers.joint_minibatch_features import JointMinibatchFeatures
 from improved_gan_tf.layers.minibatch_discrimination import MinibatchDiscrimination
 from improved_gan_tf.registry import GENERATOR_LOSSES
+from improved_gan_tf.registry import SUPERVISED_LOSSES
+from improved_gan_tf.registry import UPDATE_ORDERS
 from improved_gan_tf.registry import LABELED
 from improved_gan_tf.registry import LABELS
 from improved_gan_tf.registry import UNLABELED
@@ -51,6 +55,14 @@ def _global_mean(local_mean):
 def _has_batch_dependent_layers(model):
     return any(
         isinstance(layer, (MinibatchDiscrimination, keras.layers.BatchNormalization))
+        for layer in model._flatten_layers()
+    )
+
+
+def _has_joint_batch_layers(model):
+    """Whether D's layers need the joint batch [real; generated] (the authors' ImageNet D)."""
+    return any(
+        isinstance(layer, (CrossBatchNormalization, JointMinibatchFeatures))
         for layer in model._flatten_layers()
     )
 
@@ -94,6 +106,23 @@ class ImprovedGAN(keras.Model):
         - Polyak averaging of D for evaluation (`polyak_rate`): `evaluate` (and
           the exported classifier) use the averaged weights.
 
+    The authors' ImageNet model (`architectures.imagenet128_*`) adds:
+        - a D of joint-batch layers (`layers.CrossBatchNormalization`,
+          `layers.JointMinibatchFeatures`), detected here: D is then called on
+          the joint batch [real; generated] of equal halves, in the D update and
+          in the G update (whose real half is "unlabeled_images_2" or
+          "unlabeled_images"). In semi-supervised mode the real half of the D
+          update is the labeled batch, whose logits give both the class loss and
+          the real term (every ImageNet image is labeled, `imagenet/build_model.py`);
+          "unlabeled_images" is then not used by D;
+        - `update_order="simultaneous"`: one forward pass G(z) -> D, from which
+          both players' gradients are taken and both applied (the authors'
+          `sess.run([d_optim, g_optim])`, `imagenet/train.py`), G's thus through
+          D's weights before their update;
+        - `compile(generator_loss="target_probability")`,
+          `compile(supervised_loss="all_classes")` and a learned generated-class
+          logit (`layers.KPlusOneDense`).
+
     Data-dependent initialization: call `initialize(x)` on an init batch (the
     authors use 500 training examples) before `fit`. Under a multi-replica
     strategy this is required; on one device an uninitialized model initializes on
@@ -120,6 +149,10 @@ class ImprovedGAN(keras.Model):
             `evaluate` (None disables it; the authors use 1e-4).
         polyak_debias: correct the Polyak average for its zero start.
         seed: seed of the latent noise.
+        update_order: "sequential" (`discriminator_steps` D updates, then
+            `generator_steps` G updates, each with its own forward pass) or
+            "simultaneous" (one forward pass, both updates from it; needs one step
+            of each).
         **kwargs: base `keras.Model` arguments.
 
     Reference:
@@ -140,9 +173,15 @@ class ImprovedGAN(keras.Model):
         polyak_rate=None,
         polyak_debias=True,
         seed=None,
+        update_order="sequential",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if update_order not in UPDATE_ORDERS:
+            raise ValueError(
+                f"`update_order` must be one of {UPDATE_ORDERS}. Received: update_order={update_order!r}"
+            )
+        self.update_order = update_order
         if latent_distribution not in LATENT_DISTRIBUTIONS:
             raise ValueError(
                 f"`latent_distribution` must be one of {LATENT_DISTRIBUTIONS}. "
@@ -189,7 +228,9 @@ class ImprovedGAN(keras.Model):
                 discriminator.inputs, [features, discriminator.outputs[0]],
                 name=f"{discriminator.name}_features",
             )
-        self._separate_d_calls = _has_batch_dependent_layers(discriminator)
+        self._joint_batch = _has_joint_batch_layers(discriminator)
+        # A joint-batch D is always called on [real; generated] together.
+        self._separate_d_calls = _has_batch_dependent_layers(discriminator) and not self._joint_batch
 
         self.d_historical_average = self.g_historical_average = None
         if self.historical_averaging_weight > 0:
@@ -231,6 +272,8 @@ class ImprovedGAN(keras.Model):
         label_smoothing=None,
         discriminator_steps=1,
         generator_steps=1,
+        generator_target_probability=0.375,
+        supervised_loss="real_classes",
         **kwargs,
     ):
         """Configures the game.
@@ -239,7 +282,8 @@ class ImprovedGAN(keras.Model):
             d_optimizer: optimizer of D.
             g_optimizer: optimizer of G.
             generator_loss: "feature_matching" (needs `feature_layer`),
-                "non_saturating" or "minimax".
+                "non_saturating", "minimax" or "target_probability"
+                (`losses.target_probability_generator_loss`).
             feature_matching_norm: "l2" (authors' MNIST) or "l1" (authors'
                 CIFAR-10/SVHN); see `losses.feature_matching_loss`.
             unsupervised_weight: weight of D's unsupervised loss in semi-supervised
@@ -250,6 +294,13 @@ class ImprovedGAN(keras.Model):
                 is split into k equal parts, one per D update, so feed batches of
                 k * m examples.
             generator_steps: G updates per `train_step`, each with fresh latents.
+            generator_target_probability: the target D(G(z)) of
+                generator_loss="target_probability" (the authors' ImageNet model:
+                0.75 / 2 = 0.375, `imagenet/train_imagenet.py`).
+            supervised_loss: "real_classes" (-log p(y | x, y < K+1),
+                `losses.supervised_loss`) or "all_classes" (-log p(y | x) over the
+                K+1 classes, `losses.all_classes_supervised_loss`, the authors'
+                ImageNet model).
             **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
                 `steps_per_execution`).
         """
@@ -277,6 +328,21 @@ class ImprovedGAN(keras.Model):
                             ("generator_steps", generator_steps)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+            if self.update_order == "simultaneous" and value != 1:
+                raise ValueError(
+                    f"update_order='simultaneous' makes one update of each player per step; "
+                    f"`{name}` must be 1. Received: {name}={value!r}"
+                )
+        if not 0.0 < generator_target_probability <= 1.0:
+            raise ValueError(
+                "`generator_target_probability` must be in (0, 1]. Received: "
+                f"generator_target_probability={generator_target_probability}"
+            )
+        if supervised_loss not in SUPERVISED_LOSSES:
+            raise ValueError(
+                f"`supervised_loss` must be one of {SUPERVISED_LOSSES}. "
+                f"Received: supervised_loss={supervised_loss!r}"
+            )
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
@@ -286,6 +352,8 @@ class ImprovedGAN(keras.Model):
         self.label_smoothing = label_smoothing
         self.discriminator_steps = discriminator_steps
         self.generator_steps = generator_steps
+        self.generator_target_probability = float(generator_target_probability)
+        self.supervised_loss = supervised_loss
         # Slots are created here, in the strategy's scope, not lazily inside the
         # distributed step (keras-team/keras#20164).
         d_optimizer.build(self.discriminator.trainable_variables)
@@ -382,9 +450,88 @@ class ImprovedGAN(keras.Model):
             return [tensor] * parts
         return tf.split(tensor, parts, axis=0)
 
+    def _joint_outputs(self, x_real, x_fake, with_features=False):
+        """D on the joint batch [x_real; x_fake] (equal halves).
+
+        Returns `(real_logits, fake_logits, real_features, fake_features)`, the
+        features None unless `with_features`.
+        """
+        n = ops.shape(x_real)[0]
+        tf.debugging.assert_equal(
+            n, ops.shape(x_fake)[0],
+            message="A joint-batch discriminator needs as many generated as real examples",
+        )
+        joint = ops.concatenate([x_real, x_fake], axis=0)
+        if not with_features:
+            logits = self.discriminator(joint, training=True)
+            return logits[:n], logits[n:], None, None
+        features, logits = self._features_and_logits(joint, training=True)
+        return logits[:n], logits[n:], features[:n], features[n:]
+
+    def _supervised(self, labeled_logits, labels):
+        if self.supervised_loss == "all_classes":
+            return losses.all_classes_supervised_loss(labeled_logits, labels)
+        return losses.supervised_loss(labeled_logits, labels)
+
+    def _generator_objective(self, fake_logits, real_features=None, fake_features=None):
+        """G's loss and its replica-scaled form, from D's outputs on generated samples.
+
+        For feature matching `real_features` is the (stop-gradient, global) real
+        feature mean and `fake_features` the generated batch's features.
+        """
+        if self.generator_loss == "feature_matching":
+            g_loss = losses.feature_matching_distance(
+                real_features, _global_mean(ops.mean(fake_features, axis=0)), self.feature_matching_norm
+            )
+            # Already the global loss on every replica; summing the replicas'
+            # gradients (each through its own share) gives its gradient.
+            return g_loss, g_loss
+        if self.generator_loss == "non_saturating":
+            g_loss = losses.non_saturating_generator_loss(fake_logits)
+        elif self.generator_loss == "target_probability":
+            g_loss = losses.target_probability_generator_loss(fake_logits, self.generator_target_probability)
+        else:
+            g_loss = losses.minimax_generator_loss(fake_logits)
+        return g_loss, g_loss / _num_replicas()
+
+    def _discriminator_objective(self, labeled_logits, labels, unlabeled_logits, fake_logits, real_label):
+        """`(d_loss, supervised, unsupervised)`; the last two None when unsupervised."""
+        unsupervised = losses.discriminator_loss(unlabeled_logits, fake_logits, real_label)
+        if self.num_classes is None:
+            return unsupervised, None, None
+        supervised = self._supervised(labeled_logits, labels)
+        return supervised + self.unsupervised_weight * unsupervised, supervised, unsupervised
+
     # ------------------------------------------------------------------ the game
     def train_step(self, data):
         data = self._unpack(data)
+        if self.update_order == "simultaneous":
+            d_loss, g_loss, supervised, unsupervised, labeled_logits, labels = self._simultaneous_step(data)
+        else:
+            d_loss, g_loss, supervised, unsupervised, labeled_logits, labels = self._sequential_step(data)
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        results = {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+        if self.num_classes is not None:
+            correct = ops.cast(
+                ops.equal(ops.argmax(labeled_logits, axis=-1), ops.cast(labels, "int64")), "float32"
+            )
+            self.supervised_loss_tracker.update_state(supervised)
+            self.unsupervised_loss_tracker.update_state(unsupervised)
+            self.accuracy_tracker.update_state(correct)
+            results.update(
+                supervised_loss=self.supervised_loss_tracker.result(),
+                unsupervised_loss=self.unsupervised_loss_tracker.result(),
+                accuracy=self.accuracy_tracker.result(),
+            )
+        return results
+
+    def _penalty(self, variables, average):
+        return losses.historical_averaging_penalty(
+            variables, average.averages, self.historical_averaging_weight
+        )
+
+    def _sequential_step(self, data):
         replicas = _num_replicas()
         k = self.discriminator_steps
         semi_supervised = self.num_classes is not None
@@ -395,35 +542,36 @@ class ImprovedGAN(keras.Model):
         real_label = 1.0 if self.label_smoothing is None else self.label_smoothing
         d_variables = self.discriminator.trainable_variables
         g_variables = self.generator.trainable_variables
+        # A joint-batch D's real half in the D update: the labeled batch when there is one.
+        joint_real_parts = labeled_parts if semi_supervised else unlabeled_parts
+        supervised = unsupervised = labeled_logits = None
 
         # Discriminator: k updates, each on its own part of the real batch.
         for step in range(k):
             x_unlabeled = unlabeled_parts[step]
             latents = latent_parts[step]
             if latents is None:
-                latents = self._sample_latents(ops.shape(x_unlabeled)[0])
+                fake_count = ops.shape(joint_real_parts[step] if self._joint_batch else x_unlabeled)[0]
+                latents = self._sample_latents(fake_count)
             x_fake = ops.stop_gradient(self.generator(latents, training=True))
             if self.d_historical_average is not None:
                 # The mean (1/t) sum_{i<=t} theta[i] includes the current parameters.
                 self.d_historical_average.update()
             with tf.GradientTape() as tape:
-                if semi_supervised:
+                if self._joint_batch:
+                    real_logits, fake_logits, _, _ = self._joint_outputs(joint_real_parts[step], x_fake)
+                    labeled_logits = unlabeled_logits = real_logits
+                elif semi_supervised:
                     labeled_logits, unlabeled_logits, fake_logits = self._discriminator_logits(
                         [labeled_parts[step], x_unlabeled, x_fake]
                     )
-                    supervised, unsupervised = losses.semi_supervised_discriminator_loss(
-                        labeled_logits, label_parts[step], unlabeled_logits, fake_logits,
-                        real_label=real_label,
-                    )
-                    d_loss = supervised + self.unsupervised_weight * unsupervised
                 else:
                     unlabeled_logits, fake_logits = self._discriminator_logits([x_unlabeled, x_fake])
-                    d_loss = losses.discriminator_loss(unlabeled_logits, fake_logits, real_label)
+                d_loss, supervised, unsupervised = self._discriminator_objective(
+                    labeled_logits, label_parts[step], unlabeled_logits, fake_logits, real_label
+                )
                 if self.d_historical_average is not None:
-                    d_loss += losses.historical_averaging_penalty(
-                        d_variables, self.d_historical_average.averages,
-                        self.historical_averaging_weight,
-                    )
+                    d_loss += self._penalty(d_variables, self.d_historical_average)
                 scaled_d_loss = d_loss / replicas
             gradients = tape.gradient(scaled_d_loss, d_variables)
             self.d_optimizer.apply_gradients(zip(gradients, d_variables))
@@ -431,10 +579,12 @@ class ImprovedGAN(keras.Model):
                 self.d_polyak_average.update()
 
         # Generator: generator_steps updates, each with fresh latents.
+        feature_matching = self.generator_loss == "feature_matching"
         x_real_for_g = data.get(UNLABELED_FOR_GENERATOR, data[UNLABELED])
         generator_latents = data.get(GENERATOR_LATENTS)
         batch = ops.shape(x_real_for_g)[0]
-        if self.generator_loss == "feature_matching":
+        real_feature_mean = None
+        if feature_matching and not self._joint_batch:
             real_features, _ = self._features_and_logits(x_real_for_g, training=True)
             real_feature_mean = _global_mean(
                 ops.stop_gradient(ops.mean(real_features, axis=0))
@@ -447,49 +597,93 @@ class ImprovedGAN(keras.Model):
                 self.g_historical_average.update()
             with tf.GradientTape() as tape:
                 x_fake = self.generator(latents, training=True)
-                if self.generator_loss == "feature_matching":
-                    fake_features, _ = self._features_and_logits(x_fake, training=True)
-                    fake_feature_mean = _global_mean(ops.mean(fake_features, axis=0))
-                    g_loss = losses.feature_matching_distance(
-                        real_feature_mean, fake_feature_mean, self.feature_matching_norm
+                fake_features = None
+                if self._joint_batch:
+                    _, fake_logits, real_features, fake_features = self._joint_outputs(
+                        x_real_for_g, x_fake, with_features=feature_matching
                     )
-                    # Already the global loss on every replica; summing the replicas'
-                    # gradients (each through its own share) gives its gradient.
-                    scaled_g_loss = g_loss
+                    if feature_matching:
+                        real_feature_mean = _global_mean(
+                            ops.stop_gradient(ops.mean(real_features, axis=0))
+                        )
+                elif feature_matching:
+                    fake_features, fake_logits = self._features_and_logits(x_fake, training=True)
                 else:
                     fake_logits = self.discriminator(x_fake, training=True)
-                    if self.generator_loss == "non_saturating":
-                        g_loss = losses.non_saturating_generator_loss(fake_logits)
-                    else:
-                        g_loss = losses.minimax_generator_loss(fake_logits)
-                    scaled_g_loss = g_loss / replicas
+                g_loss, scaled_g_loss = self._generator_objective(
+                    fake_logits, real_feature_mean, fake_features
+                )
                 if self.g_historical_average is not None:
-                    penalty = losses.historical_averaging_penalty(
-                        g_variables, self.g_historical_average.averages,
-                        self.historical_averaging_weight,
-                    )
+                    penalty = self._penalty(g_variables, self.g_historical_average)
                     g_loss += penalty
                     scaled_g_loss += penalty / replicas
             gradients = tape.gradient(scaled_g_loss, g_variables)
             self.g_optimizer.apply_gradients(zip(gradients, g_variables))
+        return d_loss, g_loss, supervised, unsupervised, labeled_logits, label_parts[-1]
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        results = {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
-        if semi_supervised:
-            correct = ops.cast(
-                ops.equal(ops.argmax(labeled_logits, axis=-1), ops.cast(label_parts[-1], "int64")),
-                "float32",
+    def _simultaneous_step(self, data):
+        """One forward pass G(z) -> D; both players' gradients from it, both applied.
+
+        The authors' ImageNet loop (`imagenet/train.py`) runs
+        `sess.run([d_optim, g_optim, ...])`: both updates come from the same
+        samples and the same D, so G's gradient goes through D's weights before
+        their update. Feature matching uses the same pass (the real features of
+        the batch D is trained on).
+        """
+        replicas = _num_replicas()
+        semi_supervised = self.num_classes is not None
+        feature_matching = self.generator_loss == "feature_matching"
+        real_label = 1.0 if self.label_smoothing is None else self.label_smoothing
+        d_variables = self.discriminator.trainable_variables
+        g_variables = self.generator.trainable_variables
+        x_unlabeled = data[UNLABELED]
+        x_real = data[LABELED] if (self._joint_batch and semi_supervised) else x_unlabeled
+        latents = data.get(LATENTS)
+        if latents is None:
+            latents = self._sample_latents(ops.shape(x_real)[0])
+        supervised = unsupervised = labeled_logits = None
+        if self.d_historical_average is not None:
+            self.d_historical_average.update()
+            self.g_historical_average.update()
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            x_fake = self.generator(latents, training=True)
+            if self._joint_batch:
+                real_logits, fake_logits, real_features, fake_features = self._joint_outputs(
+                    x_real, x_fake, with_features=feature_matching
+                )
+                labeled_logits = unlabeled_logits = real_logits
+            else:
+                batches = [data[LABELED], x_unlabeled, x_fake] if semi_supervised else [x_unlabeled, x_fake]
+                if feature_matching:
+                    outputs = [self._features_and_logits(b, training=True) for b in batches]
+                    features = [f for f, _ in outputs]
+                    logits = [l for _, l in outputs]
+                    real_features, fake_features = features[-2], features[-1]
+                else:
+                    logits = self._discriminator_logits(batches)
+                    real_features = fake_features = None
+                unlabeled_logits, fake_logits = logits[-2], logits[-1]
+                labeled_logits = logits[0] if semi_supervised else None
+            d_loss, supervised, unsupervised = self._discriminator_objective(
+                labeled_logits, data.get(LABELS), unlabeled_logits, fake_logits, real_label
             )
-            self.supervised_loss_tracker.update_state(supervised)
-            self.unsupervised_loss_tracker.update_state(unsupervised)
-            self.accuracy_tracker.update_state(correct)
-            results.update(
-                supervised_loss=self.supervised_loss_tracker.result(),
-                unsupervised_loss=self.unsupervised_loss_tracker.result(),
-                accuracy=self.accuracy_tracker.result(),
-            )
-        return results
+            real_feature_mean = None
+            if feature_matching:
+                real_feature_mean = _global_mean(ops.stop_gradient(ops.mean(real_features, axis=0)))
+            g_loss, scaled_g_loss = self._generator_objective(fake_logits, real_feature_mean, fake_features)
+            if self.d_historical_average is not None:
+                d_loss += self._penalty(d_variables, self.d_historical_average)
+                penalty = self._penalty(g_variables, self.g_historical_average)
+                g_loss += penalty
+                scaled_g_loss += penalty / replicas
+            scaled_d_loss = d_loss / replicas
+        d_gradients = d_tape.gradient(scaled_d_loss, d_variables)
+        g_gradients = g_tape.gradient(scaled_g_loss, g_variables)
+        self.d_optimizer.apply_gradients(zip(d_gradients, d_variables))
+        self.g_optimizer.apply_gradients(zip(g_gradients, g_variables))
+        if self.d_polyak_average is not None:
+            self.d_polyak_average.update()
+        return d_loss, g_loss, supervised, unsupervised, labeled_logits, data.get(LABELS)
 
     def test_step(self, data):
         """Classification accuracy and error of D on labeled `(images, labels)`.
@@ -553,6 +747,7 @@ class ImprovedGAN(keras.Model):
             "polyak_rate": self.polyak_rate,
             "polyak_debias": self.polyak_debias,
             "seed": self.seed,
+            "update_order": self.update_order,
         }
 
     @classmethod
