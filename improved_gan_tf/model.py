@@ -202,6 +202,11 @@ class ImprovedGAN(keras.Model):
         self.feature_layer = feature_layer
         self.latent_distribution = latent_distribution
         self.latent_dim = int(latent_dim or getattr(generator, "latent_dim", 0) or generator.inputs[0].shape[-1])
+        if not generator.built:
+            # A subclassed G (`ReferenceBatchGenerator`) creates its weights here, in the
+            # strategy's scope, so that `fit` under a strategy finds every layer built and
+            # need not trace the model on a data batch first.
+            generator.build((None, self.latent_dim))
         self.historical_averaging_weight = float(historical_averaging_weight)
         self.polyak_rate = polyak_rate
         self.polyak_debias = bool(polyak_debias)
