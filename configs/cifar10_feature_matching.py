@@ -16,7 +16,7 @@ def get_config():
 
     config.data.name = "cifar10"
     config.data.num_labeled = 4000  # script: --count 400 per class; Table 2: 1000/2000/8000 too
-    config.data.seed = 1  # script: --seed_data 1
+    config.data.seed = 1  # train_cifar_feature_matching.py:19: --seed_data 1
     config.data.preprocess = "symmetric"  # cifar10_data.load: (x - 127.5) / 128
 
     config.model.architecture = "cifar10"  # script: DCGAN G; 9-layer weight-normed conv D (96/192)
@@ -37,5 +37,8 @@ def get_config():
     config.train.epochs = 1200  # script: for epoch in range(1200)
     config.train.steps_per_epoch = None  # script: 50000 / 100 = 500 steps
     config.train.batch_size = 100  # script: --batch_size 100
-    config.train.init_examples = 500  # script: init_param(trainx[:500])
+    # train_cifar_feature_matching.py:148: init_param(trainx[:500]), trainx being then the permuted labeled set
+    # (:135-142), so the script initializes on 500 labeled images; ours initializes on 500
+    # images of the permuted training set (labels unused, training.load_training_data).
+    config.train.init_examples = 500
     return config

@@ -17,7 +17,10 @@ def get_config():
 
     config.data.name = "cifar10"
     config.data.num_labeled = 4000  # script: --count 400 per class
-    config.data.seed = 1  # script: --seed_data 1
+    # The script has no --seed_data: the labels are picked by rng.permutation
+    # (train_cifar_minibatch_discrimination.py:112), rng = RandomState(--seed 1) (:29) after two
+    # draws; ours picks them with RandomState(data.seed), another draw of the same kind.
+    config.data.seed = 1
     config.data.preprocess = "symmetric"  # cifar10_data.load: (x - 127.5) / 128
 
     config.model.architecture = "cifar10"
@@ -38,5 +41,8 @@ def get_config():
     config.train.epochs = 1200  # script: for epoch in range(1200)
     config.train.steps_per_epoch = None  # one pass over the 50,000 training images
     config.train.batch_size = 100  # script: --batch_size 100
-    config.train.init_examples = 500  # script: init_param(trainx[:500])
+    # train_cifar_minibatch_discrimination.py:140: init_param(trainx[:500]), trainx being then the permuted labeled set
+    # (:129-136), so the script initializes on 500 labeled images; ours initializes on 500
+    # images of the permuted training set (labels unused, training.load_training_data).
+    config.train.init_examples = 500
     return config

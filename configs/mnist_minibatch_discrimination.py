@@ -9,7 +9,11 @@ the saturating minimax generator loss, 3 generator steps per discriminator step,
 Adam 3e-4 with lr * min(2.5 - epoch/200, 1), 500 epochs. That script tests the raw
 (not Polyak-averaged) D, and feeds mnist.npz pixels in [0, 1] while G ends in tanh;
 both are kept. Its G chained 4 -> 8 -> 16 -> 28 px; ours starts at 7x7 (see
-`architectures.mnist_conv_generator`).
+`architectures.mnist_conv_generator`). As in that script, G's output layer is not
+data-initialized (train_mnist_minibatch.py:75 initializes only D) and the minibatch
+kernels' direction starts N(0, 0.1) (2b81a18 nn.py, `MMDLayer(theta=Normal(0.1))`;
+`architectures.mnist_conv_discriminator`). Lines cited are of 2b81a18's
+`mnist_svhn_cifar10/train_mnist_minibatch.py`.
 """
 
 from improved_gan_tf.config import base_config
@@ -22,7 +26,7 @@ def get_config():
 
     config.data.name = "mnist"
     config.data.num_labeled = 4000  # script: txs = trainx[trainy == j][:400]
-    config.data.seed = 1  # script: labels picked with the same RandomState(seed)
+    config.data.seed = 1  # :111 labels picked by rng.permutation, rng = RandomState(--seed) (:26)
     config.data.preprocess = "unit"  # script: mnist.npz pixels in [0, 1], (N, 1, 28, 28)
 
     config.model.architecture = "mnist_conv"
@@ -43,5 +47,8 @@ def get_config():
     config.train.epochs = 500  # script: for epoch in range(500)
     config.train.steps_per_epoch = 600  # script: 60000 / 100
     config.train.batch_size = 100
-    config.train.init_examples = 500  # script: init_param(trainx[:500])
+    # :139: init_param(trainx[:500]), trainx being then the permuted labeled set
+    # (:128-135), so the script initializes on 500 labeled images; ours initializes on 500
+    # images of the permuted training set (labels unused, training.load_training_data).
+    config.train.init_examples = 500
     return config

@@ -15,7 +15,7 @@ def get_config():
 
     config.data.name = "svhn_cropped"  # script: svhn_data.load(data_dir, 'train'), train only
     config.data.num_labeled = 1000  # script: --count 100 per class
-    config.data.seed = 1  # script: --seed_data 1
+    config.data.seed = 1  # train_svhn_feature_matching.py:20: --seed_data 1
     config.data.preprocess = "symmetric"  # script: (x - 127.5) / 127.5 (ours: / 128, as CIFAR-10)
 
     config.model.architecture = "svhn"  # script: as CIFAR-10 with D widths 64/128
@@ -36,5 +36,8 @@ def get_config():
     config.train.epochs = 900  # script: for epoch in range(900)
     config.train.steps_per_epoch = None  # one pass: 73257 // 100 = 732 steps
     config.train.batch_size = 100  # script: --batch_size 100
-    config.train.init_examples = 500  # script: init_param(trainx[:500])
+    # train_svhn_feature_matching.py:155: init_param(trainx[:500]), trainx being then the permuted labeled set
+    # (:142-149), so the script initializes on 500 labeled images; ours initializes on 500
+    # images of the permuted training set (labels unused, training.load_training_data).
+    config.train.init_examples = 500
     return config

@@ -16,7 +16,7 @@ def get_config():
 
     config.data.name = "svhn_cropped"
     config.data.num_labeled = 1000  # script: --count 100 per class
-    config.data.seed = 1  # script: --seed_data 1
+    config.data.seed = 1  # train_svhn_minibatch_discrimination.py:20: --seed_data 1
     config.data.preprocess = "symmetric"  # script: (x - 127.5) / 127.5 (ours: / 128)
 
     config.model.architecture = "svhn"
@@ -37,5 +37,8 @@ def get_config():
     config.train.epochs = 900  # script: for epoch in range(900)
     config.train.steps_per_epoch = None
     config.train.batch_size = 100
+    # train_svhn_minibatch_discrimination.py:147: init_param(trainx[:500]), trainx being then the permuted labeled set
+    # (:136-143), so the script initializes on 500 labeled images; ours initializes on 500
+    # images of the permuted training set (labels unused, training.load_training_data).
     config.train.init_examples = 500
     return config

@@ -414,3 +414,27 @@ def test_imagenet_model_steps_under_two_devices_and_exports(two_replica_strategy
     probabilities = outputs["class_probabilities"].numpy()
     assert probabilities.shape == (2, 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ item 7: MNIST minibatch model
+
+
+def test_mnist_minibatch_model_initializes_only_d_from_data_and_its_kernels_start_at_0_1():
+    from improved_gan_tf.layers import MinibatchDiscrimination
+    from improved_gan_tf.layers import WeightNormalization
+
+    generator = architectures.mnist_conv_generator()
+    output = generator.get_layer("output")
+    assert isinstance(output, WeightNormalization) and not output.data_init
+    gan = ImprovedGAN(generator, architectures.mnist_conv_discriminator(seed=1), num_classes=10,
+                      feature_layer="features")
+    layer = gan.discriminator.get_layer("minibatch_discrimination")
+    assert isinstance(layer, MinibatchDiscrimination) and layer.data_init
+    assert abs(layer.theta.numpy().std() - 0.1) < 0.005
+
+
+@pytest.mark.parametrize("name", ["cifar10_minibatch_discrimination", "mnist_minibatch_discrimination"])
+def test_configs_of_scripts_without_a_seed_data_flag_do_not_cite_one(name):
+    from improved_gan_tf.config import CONFIGS_DIR
+
+    assert "--seed_data 1" not in (CONFIGS_DIR / f"{name}.py").read_text()
