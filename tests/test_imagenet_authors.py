@@ -438,3 +438,25 @@ def test_configs_of_scripts_without_a_seed_data_flag_do_not_cite_one(name):
     from improved_gan_tf.config import CONFIGS_DIR
 
     assert "--seed_data 1" not in (CONFIGS_DIR / f"{name}.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda: CrossBatchNormalization(), (4, 3, 3, 6)),
+        (lambda: JointMinibatchFeatures(3, 2), (4, 5)),
+        (lambda: KPlusOneDense(3), (4, 5)),
+        (lambda: NoiseChannels(2, seed=4, reference_batch_size=2), (4, 3, 3, 1)),
+    ],
+)
+def test_new_layers_survive_a_config_round_trip(make, shape):
+    layer = make()
+    x = RNG.normal(size=shape).astype("float32")
+    expected = layer(x, training=True).numpy()
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    copy.build(shape)
+    copy.set_weights(layer.get_weights())
+    got = copy(x, training=True).numpy()
+    if isinstance(layer, NoiseChannels):  # fresh noise on the non-reference rows
+        got, expected = got[:2], expected[:2]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
