@@ -42,8 +42,10 @@ __all__ = [
     "PREPROCESSES",
     "SCHEDULES",
     "STRATEGIES",
+    "SUPERVISED_LOSSES",
     "UNLABELED",
     "UNLABELED_FOR_GENERATOR",
+    "UPDATE_ORDERS",
     "canonical_name",
     "data_facts",
 ]
@@ -55,7 +57,12 @@ __all__ = [
 #: `model.architecture`: the networks of `improved_gan_tf.architectures`.
 ARCHITECTURES = ("mnist_mlp", "mnist_conv", "cifar10", "svhn", "imagenet128", "goodfellow2014")
 #: `model.generator_loss` (`ImprovedGAN.compile`).
-GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
+GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax", "target_probability")
+#: `model.supervised_loss` (`ImprovedGAN.compile`): cross-entropy over the K real
+#: classes (`losses.supervised_loss`) or over all K+1 (`losses.all_classes_supervised_loss`).
+SUPERVISED_LOSSES = ("real_classes", "all_classes")
+#: `model.update_order` (`ImprovedGAN(update_order=...)`).
+UPDATE_ORDERS = ("sequential", "simultaneous")
 #: `model.feature_matching_norm` (`losses.feature_matching_loss`).
 FEATURE_MATCHING_NORMS = ("l2", "l1")
 #: `model.latent_distribution` (`latents.sample_latents`).
