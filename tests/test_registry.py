@@ -27,7 +27,7 @@ EXPECTED_FACTS = {
     "cifar10_minibatch_discrimination": ("cifar10", (32, 32, 3), 10, "symmetric"),
     "svhn_feature_matching": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
     "svhn_minibatch_discrimination": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
-    "imagenet128_vbn": ("imagenet2012", (128, 128, 3), 1000, "symmetric"),
+    "imagenet128_vbn": ("imagenet2012", (128, 128, 3), 1000, "signed_unit"),
     "goodfellow2014_mnist": ("mnist", (28, 28, 1), 10, "unit_flat"),
 }
 
