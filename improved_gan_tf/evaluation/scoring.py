@@ -13,8 +13,8 @@ What `score_run` does:
      a small CNN's predictions, 10 splits) and the classifier FD (Fréchet distance of its
      128-d features, samples vs. the test split), plus the real test split's classifier
      score and accuracy as the ceiling. The classifier is `classifier` if it exists;
-     otherwise it is trained with `train_dataset_classifier` (default epochs, ~10-20 min
-     on 2 CPU cores) into `classifier` or, when none is given, into the user cache
+     otherwise it is trained with `train_dataset_classifier` (default epochs; the
+     README gives the time it takes) into `classifier` or, when none is given, into the user cache
      `$IMPROVED_GAN_CACHE` (default `~/.cache/improved_gan_tf`)
      `/classifiers/<dataset>_classifier.keras`, and reused from there next time.
    - CIFAR-10 / SVHN: the Inception Score of the samples and of the real test split,
