@@ -96,8 +96,20 @@ def main(argv):
     print(f"written to {run.report_json} and {run.report_md.name}")
 
 
+def help_text() -> str:
+    """`--help`: this docstring and the flags of `improved-gan score`."""
+    module_flags = "\n".join(
+        flags.FLAGS.module_help(module) for module in (sys.modules[__name__], common)
+    )
+    return f"{__doc__.strip()}\n\nflags:\n{module_flags}"
+
+
 def run(argv=None) -> None:
     """Entry point of `improved-gan score` (see `improved_gan_tf.cli`)."""
+    argv = list(sys.argv if argv is None else argv)
+    if any(arg in ("-h", "--help", "-help", "--helpshort") for arg in argv[1:]):
+        print(help_text())
+        sys.exit(0)
     common.run_command(main, argv)
 
 

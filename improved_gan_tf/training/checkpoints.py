@@ -75,14 +75,23 @@ def latest_checkpoint(workdir) -> str | None:
     return tf.train.latest_checkpoint(str(RunDir(workdir).checkpoints))
 
 
-def restore_checkpoint(model, state: RunState, path: str) -> int:
+def restore_checkpoint(model, state: RunState, path: str,
+                       checkpoint: tf.train.Checkpoint | None = None) -> int:
     """Loads checkpoint `path` into `model` and `state`; returns its global step.
 
     Every variable of the checkpoint must find its place (`assert_consumed`). The
     data-dependent layers then read their restored `initialized` flags, so later traces
     carry no initialization branch.
+
+    Args:
+        model: the run's `ImprovedGAN`, built from its config.
+        state: the `RunState` to fill.
+        path: the checkpoint's path prefix.
+        checkpoint: `make_checkpoint(model, state)` of a caller that saves with it
+            afterwards (its `save_counter` is restored too); default: a new one.
     """
-    make_checkpoint(model, state).restore(path).assert_consumed()
+    checkpoint = checkpoint or make_checkpoint(model, state)
+    checkpoint.restore(path).assert_consumed()
     for layer in model._data_init_layers():
         layer.mark_initialized_if_done()
     return int(state.step.numpy())
@@ -166,8 +175,9 @@ class Checkpointer:
         self.model = model
         self.state = state
         self.run = run
+        self.checkpoint = make_checkpoint(model, state)
         self.manager = tf.train.CheckpointManager(
-            make_checkpoint(model, state), str(run.own_checkpoints), max_to_keep=max_to_keep,
+            self.checkpoint, str(run.own_checkpoints), max_to_keep=max_to_keep,
             checkpoint_name=CHECKPOINT_PREFIX,
         )
         self.last_saved: str | None = None
@@ -179,7 +189,7 @@ class Checkpointer:
         """Restores the run's latest checkpoint; returns its path (None: there is none)."""
         latest = tf.train.latest_checkpoint(str(self.run.checkpoints))
         if latest:
-            self.saved_step = restore_checkpoint(self.model, self.state, latest)
+            self.saved_step = restore_checkpoint(self.model, self.state, latest, self.checkpoint)
             self.last_saved = latest
         self._elapsed_at_start = float(self.state.elapsed_seconds.numpy())
         self._session_started = time.perf_counter()
