@@ -60,9 +60,9 @@ GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
 FEATURE_MATCHING_NORMS = ("l2", "l1")
 #: `model.latent_distribution` (`latents.sample_latents`).
 LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
-#: `data.preprocess` (`data.get_preprocess`); the config's "" means the dataset's
-#: `default_preprocess`.
-PREPROCESSES = ("unit_flat", "unit", "symmetric")
+#: `data.preprocess` (`data.preprocessing`: each one's forward map, inverse and output
+#: range); the config's "" means the dataset's `default_preprocess`.
+PREPROCESSES = ("unit_flat", "unit", "symmetric", "signed_unit")
 #: `optimizer.name` (`optimizers.make_optimizer`).
 OPTIMIZERS = ("authors_adam", "adam", "sgd")
 #: `optimizer.schedule` (`optimizers.learning_rate_at`).
@@ -171,7 +171,9 @@ _SPECS = (
         name="svhn_cropped",
         image_shape=(32, 32, 3),
         num_classes=10,
-        default_preprocess="symmetric",
+        # openai/improved-gan mnist_svhn_cifar10/train_svhn_feature_matching.py and
+        # train_svhn_minibatch_discrimination.py, `rescale`: (-127.5 + mat) / 127.5.
+        default_preprocess="signed_unit",
         split_sizes={"train": 73257, "test": 26032, "extra": 531131},
         local_files={
             s: (f"{s}_32x32.mat", f"or an .npz with '{s}' in its name holding x, y")
@@ -184,7 +186,9 @@ _SPECS = (
         name="imagenet2012",
         image_shape=(128, 128, 3),
         num_classes=1000,
-        default_preprocess="symmetric",
+        # openai/improved-gan imagenet/model.py, `read_and_decode`:
+        # tf.cast(image, tf.float32) * (2. / 255) - 1.
+        default_preprocess="signed_unit",
         split_sizes={"train": 1281167, "validation": 50000},
         local_files={},
         download_url="",  # TFDS manual download (data.tfds_manual_dir)
