@@ -3,7 +3,7 @@
 - `generate_samples(model, latents)`: G(latents) with batch statistics (`training=True`),
   G's non-trainable state put back afterwards, so sampling never changes a run;
 - `to_pixels` / `to_uint8_images`: model-space samples back to pixels, the inverse of
-  the run's preprocessing;
+  the run's preprocessing (`data.preprocessing`, the one place that defines it);
 - `generate_run_samples(model, config, n)`: `n` samples of a restored run, batch by
   batch, from the scoring latents `(seed, SAMPLE_SEED_SALT)`.
 
@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from improved_gan_tf import registry
+from improved_gan_tf.data.preprocessing import get_preprocessing
+from improved_gan_tf.data.preprocessing import to_pixels as data_to_pixels
 from improved_gan_tf.latents import sample_latents
 
 #: Second word of the stateless seed of the scoring latents: `(seed, SAMPLE_SEED_SALT)`.
@@ -47,34 +49,24 @@ def generate_samples(model, latents) -> np.ndarray:
     return keras.ops.convert_to_numpy(samples).astype(np.float32)
 
 
-def pixel_mapping(preprocess: str) -> tuple[float, float]:
-    """`(scale, offset)` with pixels = sample * scale + offset, the inverse of `preprocess`.
+def to_pixels(samples: np.ndarray, image_shape, preprocess: str) -> np.ndarray:
+    """Model-space samples as float32 pixels in [0, 255], `[N, *image_shape]`, unrounded.
+
+    The inverse of `preprocess` (`data.preprocessing`: `x * scale + offset`) in float32,
+    without the rounding of `to_uint8_images`: the scorers see the generator's values.
 
     Raises:
         ValueError: `preprocess` is not one of `registry.PREPROCESSES`.
     """
-    if preprocess == "symmetric":
-        return 128.0, 127.5
-    if preprocess in ("unit", "unit_flat"):
-        return 255.0, 0.0
-    raise ValueError(
-        f"cannot map samples of preprocess {preprocess!r} back to pixels; "
-        f"expected one of {registry.PREPROCESSES}"
-    )
-
-
-def to_pixels(samples: np.ndarray, image_shape, preprocess: str) -> np.ndarray:
-    """Model-space samples as float32 pixels in [0, 255], shaped `[N, *image_shape]`."""
-    scale, offset = pixel_mapping(preprocess)
+    record = get_preprocessing(preprocess)
     x = np.asarray(samples, dtype=np.float32).reshape((-1,) + tuple(image_shape))
-    return np.clip(x * scale + offset, 0.0, 255.0).astype(np.float32)
+    return np.clip(x * record.scale + record.offset, 0.0, 255.0).astype(np.float32)
 
 
 def to_uint8_images(samples: np.ndarray, image_shape, preprocess: str) -> np.ndarray:
-    """Model-space samples as uint8 `[N, H, W, C]` images (rounded), for display."""
-    scale, offset = pixel_mapping(preprocess)
-    x = np.asarray(samples, dtype=np.float32).reshape((-1,) + tuple(image_shape))
-    return np.clip(np.round(x * scale + offset), 0, 255).astype(np.uint8)
+    """Model-space samples as uint8 `[N, H, W, C]` images, for display
+    (`data.preprocessing.to_pixels`: the exact inverse of the preprocessing)."""
+    return data_to_pixels(samples, preprocess, image_shape)
 
 
 def generate_run_samples(model, config, num_samples: int, *, batch_size: int | None = None,

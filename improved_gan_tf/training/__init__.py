@@ -9,7 +9,6 @@
 The package, one concept per module:
 
 - `devices`: `configure_devices`, `make_strategy`, `mirrored_strategy`, `task_info`;
-- `inputs`: `TrainingData`, `load_training_data`, `steps_per_epoch`, the streams;
 - `models`: `build_networks`, `build_model`;
 - `checkpoints`: `RunState`, `make_checkpoint`, `latest_checkpoint`, `restore_run`,
   `restore_models`, `weights_fingerprint`, `NonFiniteLossError`;
@@ -17,7 +16,8 @@ The package, one concept per module:
   periodic checkpoint, epoch recorder, sample grid);
 - `trainer`: `Trainer` and `train`.
 
-The run directory's layout is `improved_gan_tf.rundir.RunDir`'s docstring; the report is
+The data of a run (`TrainingData`, `load_training_data`, `steps_per_epoch`, the
+streams) is `improved_gan_tf.data.experiment`. The run directory's layout is `improved_gan_tf.rundir.RunDir`'s docstring; the report is
 written by `improved_gan_tf.report`. The names below are re-exported for other tools.
 """
 
@@ -54,11 +54,11 @@ from improved_gan_tf.training.devices import configure_devices
 from improved_gan_tf.training.devices import make_strategy
 from improved_gan_tf.training.devices import mirrored_strategy
 from improved_gan_tf.training.devices import task_info
-from improved_gan_tf.training.inputs import TrainingData
-from improved_gan_tf.training.inputs import evaluation_stream
-from improved_gan_tf.training.inputs import load_training_data
-from improved_gan_tf.training.inputs import steps_per_epoch
-from improved_gan_tf.training.inputs import training_stream
+from improved_gan_tf.data.experiment import TrainingData
+from improved_gan_tf.data.experiment import evaluation_stream
+from improved_gan_tf.data.experiment import load_training_data
+from improved_gan_tf.data.experiment import steps_per_epoch
+from improved_gan_tf.data.experiment import training_stream
 from improved_gan_tf.training.models import build_model
 from improved_gan_tf.training.models import build_networks
 from improved_gan_tf.training.trainer import Trainer

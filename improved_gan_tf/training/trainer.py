@@ -21,10 +21,10 @@ import shutil
 import tensorflow as tf
 from absl import logging
 
-from improved_gan_tf import data as data_lib
 from improved_gan_tf import report as report_lib
 from improved_gan_tf.config import ConfigError
 from improved_gan_tf.config import validate_config
+from improved_gan_tf.data.labeled import save_labeled_indices
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.rundir import RunDir
 from improved_gan_tf.rundir import config_to_dict
@@ -34,11 +34,11 @@ from improved_gan_tf.training.checkpoints import RunState
 from improved_gan_tf.training.checkpoints import weights_fingerprint
 from improved_gan_tf.training.devices import make_strategy
 from improved_gan_tf.training.devices import task_info
-from improved_gan_tf.training.inputs import evaluation_stream
-from improved_gan_tf.training.inputs import load_training_data
-from improved_gan_tf.training.inputs import num_test_examples
-from improved_gan_tf.training.inputs import steps_per_epoch
-from improved_gan_tf.training.inputs import training_stream
+from improved_gan_tf.data.experiment import evaluation_stream
+from improved_gan_tf.data.experiment import load_training_data
+from improved_gan_tf.data.experiment import num_test_examples
+from improved_gan_tf.data.experiment import steps_per_epoch
+from improved_gan_tf.data.experiment import training_stream
 from improved_gan_tf.training.models import apply_multi_worker_workarounds
 from improved_gan_tf.training.models import build_model
 
@@ -97,8 +97,8 @@ class Trainer:
         if changed:
             logging.warning("config differs from the run directory's in: %s", changed)
         if self.data.semi_supervised:
-            data_lib.save_labeled_indices(
-                self.run.path, self.data.labeled_indices, seed=self.config.data.seed,
+            save_labeled_indices(
+                self.run.labeled_indices, self.data.labeled_indices, seed=self.config.data.seed,
                 labels=self.data.train_labels, num_classes=self.data.num_classes,
                 dataset=self.data.name, extra={"source": self.data.source},
             )

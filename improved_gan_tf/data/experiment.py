@@ -1,10 +1,11 @@
-"""The data of a training run: arrays, labeled subset, init batch and the streams.
+"""The data of one experiment: arrays, labeled subset, init batch and the streams.
 
 `load_training_data(config)` loads what `registry.data_facts(config)` names (local files,
 TFDS, or synthetic pixels) and picks the labeled subset and the data-dependent init batch;
 `training_stream` / `evaluation_stream` build the `tf.data` pipelines the trainer feeds
 to `fit`. The training stream is a pure function of the global step, so a resumed run
-sees exactly the batches an uninterrupted one would.
+sees exactly the batches an uninterrupted one would. ImageNet (a TFDS manual download)
+streams from TFDS, center-cropped and resized to the registry's 128x128.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from improved_gan_tf import data as data_lib
 from improved_gan_tf import registry
 from improved_gan_tf.config import ConfigError
+from improved_gan_tf.data.errors import DatasetNotFoundError
+from improved_gan_tf.data.files import load_arrays
+from improved_gan_tf.data.labeled import select_labeled_subset
+from improved_gan_tf.data.pipelines import eval_dataset
+from improved_gan_tf.data.pipelines import semi_supervised_dataset
+from improved_gan_tf.data.pipelines import unsupervised_dataset
+from improved_gan_tf.data.preprocessing import get_preprocess
+from improved_gan_tf.data.preprocessing import preprocess_array
 
 
 @dataclasses.dataclass
@@ -77,8 +85,8 @@ def load_training_data(config) -> TrainingData:
         source = "tfds imagenet2012 (manual download)"
     else:
         data_dir = config.data.dir or None
-        train_x, train_y = data_lib.load_arrays(name, "train", data_dir)
-        test_x, test_y = data_lib.load_arrays(name, config.data.test_split, data_dir)
+        train_x, train_y = load_arrays(name, "train", data_dir)
+        test_x, test_y = load_arrays(name, config.data.test_split, data_dir)
         source = f"local files in {config.data.dir}" if data_dir else "tfds"
     if train_x is not None and config.data.train_examples:
         train_x, train_y = train_x[: config.data.train_examples], train_y[: config.data.train_examples]
@@ -87,16 +95,16 @@ def load_training_data(config) -> TrainingData:
 
     labeled = None
     if config.data.num_labeled and train_y is not None:
-        labeled = data_lib.select_labeled_subset(
+        labeled = select_labeled_subset(
             train_y, config.data.num_labeled, num_classes, config.data.seed
         )
     init_count = config.train.init_examples
     init_images = None
     if init_count and train_x is not None:
         order = np.random.RandomState(config.data.seed).permutation(train_x.shape[0])
-        init_images = data_lib.preprocess_array(train_x[order[:init_count]], preprocess)
+        init_images = preprocess_array(train_x[order[:init_count]], preprocess)
     elif init_count:
-        init_images = data_lib.preprocess_array(_imagenet_init_batch(config, init_count), preprocess)
+        init_images = preprocess_array(_imagenet_init_batch(config, init_count), preprocess)
     return TrainingData(
         name=name, image_shape=tuple(shape), num_classes=num_classes, preprocess=preprocess,
         train_images=train_x, train_labels=train_y, test_images=test_x, test_labels=test_y,
@@ -123,7 +131,7 @@ def _imagenet_images(config, split, seed):
             download_and_prepare_kwargs=kwargs or None, as_supervised=True,
         )
     except Exception as error:  # AssertionError / DownloadError, depending on the TFDS version
-        raise data_lib.DatasetNotFoundError(
+        raise DatasetNotFoundError(
             "ImageNet (imagenet2012) needs a TFDS manual download: place ILSVRC2012_img_train.tar "
             "and ILSVRC2012_img_val.tar in a directory and pass it as "
             f"--config.data.tfds_manual_dir=DIR ({type(error).__name__}: {error})."
@@ -146,7 +154,7 @@ def _imagenet_init_batch(config, count):
 
 def _imagenet_training_stream(config, preprocess, initial_step):
     """The ImageNet stream (every image labeled, as in the authors' ImageNet model)."""
-    fn = data_lib.get_preprocess(preprocess)
+    fn = get_preprocess(preprocess)
     batch = config.train.batch_size
     ds = _imagenet_images(config, "train", config.seed).repeat()
     ds = ds.shuffle(10 * batch, seed=config.seed).batch(batch, drop_remainder=True)
@@ -180,13 +188,13 @@ def training_stream(config, data: TrainingData, initial_step: int, num_steps: in
         return _imagenet_training_stream(config, data.preprocess, initial_step).take(num_steps)
     end_epoch = math.ceil((initial_step + num_steps) / steps)
     if data.semi_supervised:
-        ds = data_lib.semi_supervised_dataset(
+        ds = semi_supervised_dataset(
             data.train_images, data.train_labels, data.labeled_indices,
             preprocess=data.preprocess, batch_size=config.train.batch_size, seed=config.seed,
             steps_per_epoch=steps, num_epochs=end_epoch, initial_step=initial_step,
         )
     else:
-        ds = data_lib.unsupervised_dataset(
+        ds = unsupervised_dataset(
             data.train_images, preprocess=data.preprocess, batch_size=config.train.batch_size,
             seed=config.seed, steps_per_epoch=steps, num_epochs=end_epoch,
             initial_step=initial_step,
@@ -199,12 +207,12 @@ def evaluation_stream(config, data: TrainingData):
     if not data.semi_supervised and not registry.DATASETS[data.name].streamed:
         return None
     if data.test_images is None:
-        fn = data_lib.get_preprocess(data.preprocess)
+        fn = get_preprocess(data.preprocess)
         ds = _imagenet_images(config, "validation", config.seed)
         if config.data.test_examples:
             ds = ds.take(config.data.test_examples)
         return ds.batch(config.train.batch_size).map(lambda x, y: (fn(x), y)).prefetch(2)
-    return data_lib.eval_dataset(
+    return eval_dataset(
         data.test_images, data.test_labels, preprocess=data.preprocess,
         batch_size=config.train.batch_size,
     )
