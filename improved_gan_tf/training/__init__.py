@@ -22,7 +22,9 @@ written by `improved_gan_tf.report`. The names below are re-exported for other t
 """
 
 from improved_gan_tf.optimizers import AuthorsAdam
+from improved_gan_tf.optimizers import ScheduledMomentumSGD
 from improved_gan_tf.optimizers import learning_rate_at
+from improved_gan_tf.optimizers import make_optimizer
 from improved_gan_tf.optimizers import momentum_at
 from improved_gan_tf.report import plot_curves
 from improved_gan_tf.report import render_report_md
@@ -73,11 +75,11 @@ def load_config(workdir):
 __all__ = [
     "AuthorsAdam", "CHECKPOINT_PREFIX", "CHECKPOINT_SUBDIR", "CONFIG_FILENAME", "CURVES_PNG",
     "METRICS_CSV", "METRICS_JSON", "NoCheckpointError", "NonFiniteLossError", "REPORT_JSON",
-    "REPORT_MD", "RestoredRun", "RunDir", "RunState", "SAMPLES_SUBDIR", "TENSORBOARD_SUBDIR",
+    "REPORT_MD", "RestoredRun", "RunDir", "RunState", "SAMPLES_SUBDIR", "ScheduledMomentumSGD", "TENSORBOARD_SUBDIR",
     "Trainer", "TrainingData", "build_model", "build_networks", "config_from_dict",
     "config_to_dict", "configure_devices", "evaluation_stream", "generate_samples",
     "latest_checkpoint", "learning_rate_at", "load_config", "load_training_data",
-    "make_checkpoint", "make_strategy", "mirrored_strategy", "momentum_at", "plot_curves",
+    "make_checkpoint", "make_optimizer", "make_strategy", "mirrored_strategy", "momentum_at", "plot_curves",
     "render_report_md", "restore_models", "restore_run", "steps_per_epoch", "task_info",
     "to_uint8_images", "train", "training_stream", "weights_fingerprint",
 ]
