@@ -18,7 +18,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("improved_gan_tf.train", "train an experiment config; resumes from --workdir"),
     "export": ("improved_gan_tf.export", "export a run's generator/classifier as TF Serving SavedModels"),
-    "score": ("improved_gan_tf.evaluation.score_run", "score a run's generator; write the figures into its report"),
+    "score": ("improved_gan_tf.cli.score", "score a run's generator; write the figures into its report"),
     "humaneval": ("improved_gan_tf.humaneval.cli", "the visual Turing test: serve its page, report error rates"),
 }
 

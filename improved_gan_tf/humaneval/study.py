@@ -60,13 +60,14 @@ def generated_from_checkpoint(workdir, count: int, seed: int):
     from improved_gan_tf import training
     from improved_gan_tf.latents import sample_latents
 
-    config, model = training.restore_models(workdir)
+    restored = training.restore_run(workdir)
+    config, model = restored.config, restored.model
     _, shape, preprocess = _run_facts(config)
     latents = sample_latents(
         model.latent_distribution, (count, model.latent_dim), tf.constant([seed, 1], tf.int64)
     )
     samples = training.generate_samples(model, latents)
-    return training.to_uint8_images(samples, shape, preprocess), model.restored_step
+    return training.to_uint8_images(samples, shape, preprocess), restored.step
 
 
 def _saved_model_dir(path: pathlib.Path) -> pathlib.Path:

@@ -1,4 +1,4 @@
-"""`improved-gan score` on a 2-step goodfellow2014 MNIST run made by the training CLI.
+"""`improved-gan score` (`evaluation.scoring`) on a 2-step goodfellow2014 MNIST run made by the training CLI.
 
 A narrow dataset classifier is trained here on 1,000 MNIST images (1 epoch); the scores
 written into report.json / report.md must equal a direct computation with the
@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from improved_gan_tf import report as report_lib
 from improved_gan_tf import training
 from improved_gan_tf.evaluation import classifier_frechet_distance
 from improved_gan_tf.evaluation import classifier_predict
@@ -21,7 +22,7 @@ from improved_gan_tf.evaluation import classifier_score
 from improved_gan_tf.evaluation import load_dataset_classifier
 from improved_gan_tf.evaluation import load_dataset_split
 from improved_gan_tf.evaluation import mnist_parzen_protocol
-from improved_gan_tf.evaluation import score_run as score_lib
+from improved_gan_tf.evaluation import scoring as score_lib
 from improved_gan_tf.evaluation import train_dataset_classifier
 from improved_gan_tf.latents import sample_latents
 from tests.train_utils import REPO_ROOT
@@ -64,12 +65,34 @@ def classifier_path(mnist_dir, tmp_path_factory):
 def scored(run_dir, classifier_path):
     before_md = (run_dir / "report.md").read_text()
     before_json = json.loads((run_dir / "report.json").read_text())
-    scores = score_lib.run([
-        "improved-gan score", "--workdir", str(run_dir), "--num_samples", str(NUM_SAMPLES),
+    result = score_command(
+        "--workdir", str(run_dir), "--num_samples", str(NUM_SAMPLES),
         "--classifier", str(classifier_path), "--batch_size", "50", "--quiet",
         "--reference_examples", str(REFERENCE),
-    ])
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((run_dir / "report.json").read_text())["scores"]
+    assert result.stdout.startswith(f"scores of {scores['checkpoint']} ({NUM_SAMPLES} samples):")
+    assert f"classifier FD {scores['classifier']['classifier_fd']:.3f}" in result.stdout
+    assert "[score]" not in result.stderr  # --quiet
     return scores, before_md, before_json
+
+
+def one_error_line(stderr):
+    """The command's own error line; TensorFlow's native start-up log lines (printed
+    whatever TF_CPP_MIN_LOG_LEVEL says) are not the command's."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    ours = [line for line in stderr.splitlines() if line.startswith("improved-gan score:")]
+    assert len(ours) == 1 and stderr.rstrip("\n").endswith(ours[0]), stderr[-3000:]
+    return ours[0]
+
+
+def score_command(*flags):
+    """`improved-gan score FLAGS` in a fresh process (absl flags are process-wide)."""
+    return subprocess.run(
+        [sys.executable, "-m", "improved_gan_tf.cli", "score", *flags], capture_output=True,
+        text=True, cwd=REPO_ROOT, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
 
 
 def direct_samples(run_dir, batch_size=50):
@@ -141,14 +164,17 @@ def test_scoring_again_replaces_the_section(run_dir, scored, classifier_path):
 
 def test_missing_classifier_without_data_is_a_clear_error(run_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="--classifier"):
-        score_lib._load_or_train_classifier("mnist", None, tmp_path / "none.keras", None, 0)
+        score_lib.load_or_train_classifier("mnist", None, tmp_path / "none.keras")
 
 
-def test_scores_section_goes_at_the_end_without_a_config_section():
-    text = score_lib._replace_section("# Report\n\nsome text\n", "## Scores\n\n- x\n")
-    assert text == "# Report\n\nsome text\n\n## Scores\n\n- x\n"
-    again = score_lib._replace_section(text + "\n## Later\n\nkept\n", "## Scores\n\n- y\n")
-    assert "- y" in again and "- x" not in again and again.endswith("## Later\n\nkept\n")
+def test_score_command_reports_user_errors_in_one_line_with_status_2(run_dir, tmp_path):
+    missing = score_command("--workdir", str(tmp_path / "no_run"))
+    assert missing.returncode == 2, missing.stderr[-3000:]
+    assert one_error_line(missing.stderr).startswith("improved-gan score: ")
+    assert "config.json not found" in one_error_line(missing.stderr)
+    bad_flag = score_command("--workdir", str(run_dir), "--num_sample", "3")
+    assert bad_flag.returncode == 2, bad_flag.stderr[-3000:]
+    assert "num_sample" in one_error_line(bad_flag.stderr)
 
 
 # ---------------------------------------------------------------- CIFAR-10: Inception
@@ -202,6 +228,10 @@ def test_cifar_run_without_inception_weights_is_a_clear_error(cifar_run, tmp_pat
     with pytest.raises(MissingWeightsError, match="missing.h5"):
         score_lib.score_run(cifar_run, num_samples=10, inception_weights=tmp_path / "missing.h5",
                             reference_examples=10, verbose=0)
+    result = score_command("--workdir", str(cifar_run), "--num_samples", "10", "--quiet",
+                           "--inception_weights", str(tmp_path / "missing.h5"))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "missing.h5" in one_error_line(result.stderr)
 
 
 def test_resumed_training_keeps_the_scores(run_dir, scored, mnist_dir):
@@ -220,4 +250,13 @@ def test_resumed_training_keeps_the_scores(run_dir, scored, mnist_dir):
     report = json.loads((run_dir / "report.json").read_text())
     assert report["global_step"] == 4
     assert report["scores"] == scores
-    assert score_lib.SCORES_HEADING in (run_dir / "report.md").read_text().splitlines()
+    assert report_lib.SCORES_HEADING in (run_dir / "report.md").read_text().splitlines()
+
+
+def test_score_help_names_every_flag():
+    result = score_command("--help")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for flag in ("workdir", "num_samples", "classifier", "inception_weights", "batch_size",
+                 "data_dir", "seed", "splits", "parzen", "parzen_samples",
+                 "reference_examples", "quiet", "verbose"):
+        assert f"--{flag}" in result.stdout or f"--[no]{flag}" in result.stdout, flag

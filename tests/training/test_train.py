@@ -79,9 +79,13 @@ def test_run_directory_has_everything_a_person_needs(quickstart_run):
 def test_restore_models_gives_the_trained_model(quickstart_run):
     workdir, report = quickstart_run
     config, model = training.restore_models(workdir)
-    assert config.experiment == "quickstart" and model.restored_step == 40
+    assert config.experiment == "quickstart"
     assert training.weights_fingerprint(model) == report["weights_fingerprint"]
     assert int(model.d_polyak_average.count.numpy()) == 40
+    restored = training.restore_run(workdir)
+    assert restored.step == 40 and restored.checkpoint == report["last_checkpoint"]
+    assert training.weights_fingerprint(restored.model) == report["weights_fingerprint"]
+    assert not hasattr(restored.model, "restored_step")
 
 
 def test_non_finite_loss_stops_naming_step_and_keeps_last_good_checkpoint(quickstart_run, tmp_path):

@@ -1,0 +1,268 @@
+"""The one writer of a run's report: report.json, report.md and curves.png.
+
+A report has two sections, written at different times by different tools:
+
+- the training section (`write_training_report`, called by `improved_gan_tf.training`
+  when a run, or a resumed part of it, ends): the run's config, data, schedule, speed,
+  final and best test error, last checkpoint and weight fingerprints;
+- the scores section (`write_scores`, called by `improved_gan_tf.evaluation.scoring`):
+  report.json's "scores" entry, named by the checkpoint it was computed on.
+
+Each writer keeps the other's section: report.json is read, one section replaced and
+written back, and report.md is rendered again from both sections (and the run's
+metrics history), so a resumed training keeps earlier scores and a new score keeps the
+training section. Every file is written atomically.
+
+TF-free: it imports only `rundir` and `fileio` of the package (and matplotlib to plot).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pathlib
+
+from improved_gan_tf.fileio import atomic_write_bytes
+from improved_gan_tf.fileio import atomic_write_text
+from improved_gan_tf.rundir import CURVES_PNG
+from improved_gan_tf.rundir import RunDir
+
+SCORES_KEY = "scores"
+SCORES_HEADING = "## Scores"
+#: Per-epoch columns of report.md's table, in this order (those that some record has).
+EPOCH_TABLE_COLUMNS = (
+    "epoch", "d_loss", "g_loss", "supervised_loss", "unsupervised_loss", "accuracy",
+    "test_errors", "test_errors_raw", "test_errors_polyak", "learning_rate", "seconds_per_step",
+)
+
+
+def best_test_error(history: list[dict]) -> dict | None:
+    """The report's test-error entries from the per-epoch history (None: no test error).
+
+    Returns:
+        `{"test_errors", "test_examples", "test_error_percent", "best_epoch"}` of the last
+        record and of the record with the fewest test errors (the first of equals).
+    """
+    final = history[-1] if history else {}
+    if "test_errors" not in final:
+        return None
+    best = min(history, key=lambda r: r.get("test_errors", math.inf))
+    return {
+        "test_errors": final["test_errors"],
+        "test_examples": final["test_examples"],
+        "test_error_percent": 100.0 * final["test_error"],
+        "best_epoch": {"epoch": best["epoch"], "test_errors": best["test_errors"]},
+    }
+
+
+def write_training_report(run: RunDir, report: dict, history: list[dict]) -> dict:
+    """Writes the training section; returns the report with any earlier scores.
+
+    For a non-chief worker's `RunDir` only its own report.json is written (in its worker
+    directory); for the chief also curves.png and report.md.
+
+    Args:
+        run: the run directory.
+        report: the training section (`improved_gan_tf.training` builds it).
+        history: the per-epoch records (metrics.json).
+
+    Returns:
+        `report`, plus the "scores" entry of an earlier report.json if there was one.
+    """
+    report = dict(report)
+    if run.worker is not None:
+        atomic_write_text(run.report_json, json.dumps(report, indent=1) + "\n")
+        return report
+    plot_curves(history, run.curves_png, title=report.get("experiment") or "")
+    earlier_scores = run.read_report().get(SCORES_KEY)
+    if earlier_scores:
+        # Scores survive a resumed run; they name the checkpoint they were computed on.
+        report[SCORES_KEY] = earlier_scores
+    _write(run, report, history)
+    return report
+
+
+def write_scores(run: RunDir, scores: dict) -> dict:
+    """Stores `scores` as report.json's "scores" and report.md's "Scores" section.
+
+    Creates the files if training has not written them yet. Returns the whole report.
+    """
+    report = run.read_report()
+    report[SCORES_KEY] = scores
+    _write(run, report, run.read_history())
+    return report
+
+
+def _write(run: RunDir, report: dict, history: list[dict]) -> None:
+    atomic_write_text(run.report_json, json.dumps(report, indent=1) + "\n")
+    atomic_write_text(run.report_md, render_report_md(report, history, workdir=run.path))
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def render_report_md(report: dict, history: list[dict], workdir=None) -> str:
+    """report.md: the training section (if any), the scores (if any), then the config.
+
+    Args:
+        report: report.json's contents.
+        history: the per-epoch records shown in the training section's table.
+        workdir: named in the title of a report that has no training section.
+    """
+    scores = report.get(SCORES_KEY)
+    if "experiment" not in report:  # Scored before (or without) a training report.
+        title = f"# Report: `{workdir if workdir is not None else report.get('workdir', '')}`"
+        return title + "\n\n" + (render_scores_md(scores) if scores else "").rstrip("\n") + "\n"
+    lines = _training_lines(report, history)
+    if scores:
+        lines += render_scores_md(scores).rstrip("\n").splitlines() + [""]
+    lines += ["## Config", "", "```json", json.dumps(report["config"], indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def _training_lines(report: dict, history: list[dict]) -> list[str]:
+    lines = [f"# Training report: {report['experiment'] or 'run'}", ""]
+    lines.append(f"- run directory: `{report['workdir']}`")
+    lines.append(f"- data: {report['data_source']}")
+    if report.get("labeled_indices_file"):
+        lines.append(
+            f"- labeled examples: {report['num_labeled']} (indices: `{report['labeled_indices_file']}`)"
+        )
+    lines.append(
+        f"- trained: {report['epochs_completed']} epochs, {report['global_step']} steps of "
+        f"{report['steps_per_epoch']} per epoch, {report['replicas']} replica(s) ({report['strategy']})"
+    )
+    lines.append(f"- wall time: {report['wall_seconds']:.1f} s; {report['images_per_second']:.1f} images/s")
+    if "test_errors" in report:
+        model_config = report["config"]["model"]
+        averaged = model_config["polyak_rate"] and model_config["test_with_polyak_average"]
+        lines.append(
+            f"- **test error: {report['test_errors']} / {report['test_examples']:,} "
+            f"({report['test_error_percent']:.2f}%)** with the "
+            f"{'Polyak-averaged' if averaged else 'current'} discriminator; "
+            f"best {report['best_epoch']['test_errors']} at epoch {report['best_epoch']['epoch']}"
+        )
+    lines.append(f"- last checkpoint: `{report['last_checkpoint']}`")
+    lines += ["", f"![losses and test error]({CURVES_PNG})", "", "## Per epoch", ""]
+    columns = [c for c in EPOCH_TABLE_COLUMNS if any(c in r for r in history)]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for record in history:
+        cells = []
+        for column in columns:
+            value = record.get(column, "")
+            cells.append(f"{value:.4g}" if isinstance(value, float) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def format_pair(pair, digits: int = 3) -> str:
+    """`mean ± std` of a (mean, std) pair."""
+    return f"{pair[0]:.{digits}f} ± {pair[1]:.{digits}f}"
+
+
+def _score_table(score_name, distance_name, samples_score, distance, real_score, real_label):
+    """A samples-vs-real-test-set table: score (mean ± std over splits) and distance."""
+    return [
+        "", f"| | {score_name} (mean ± std over splits) | {distance_name} |", "|---|---|---|",
+        f"| samples | {format_pair(samples_score)} | {distance:.3f} |",
+        f"| {real_label} | {format_pair(real_score)} | 0 |",
+    ]
+
+
+def render_scores_md(scores: dict) -> str:
+    """The report.md "Scores" section."""
+    lines = [SCORES_HEADING, ""]
+    lines.append(
+        f"- checkpoint `{scores['checkpoint']}` (step {scores['global_step']}); "
+        f"{scores['num_samples']:,} samples (latent seed {scores['sample_seed']}, batches of "
+        f"{scores['batch_size']}); reference: the first {scores['reference_examples']:,} images of "
+        f"the {scores['dataset']} test split"
+    )
+    c = scores.get("classifier")
+    if c:
+        accuracy = c.get("test_accuracy")
+        lines.append(
+            f"- dataset classifier `{c['path']}`"
+            + (f" (test accuracy {100 * accuracy:.2f}%)" if accuracy is not None else "")
+        )
+        lines += _score_table(
+            "classifier score", "classifier FD", c["classifier_score"], c["classifier_fd"],
+            c["real_test_classifier_score"], "real test set (ceiling)",
+        )
+    i = scores.get("inception")
+    if i:
+        lines.append(f"- Inception-v3: {i['network']} network, weights `{i['weights']}`")
+        lines += _score_table(
+            "Inception score", "FID", i["inception_score"], i["fid"],
+            i["real_test_inception_score"], "real test set",
+        )
+    p = scores.get("parzen")
+    if p:
+        lines += [
+            "",
+            f"- **Parzen-window log-likelihood (Goodfellow et al. 2014 protocol): "
+            f"{p['log_likelihood']:.1f} ± {p['standard_error']:.1f} nats** "
+            f"(sigma {p['sigma']:.4g} chosen on {len(p['sigmas'])} bandwidths; "
+            f"{p['num_samples']:,} samples, {p['num_test']:,} test images); the paper: "
+            f"{p['paper'][0]:g} ± {p['paper'][1]:g}. A poor estimate of the true "
+            "likelihood, for comparison with the published table only (see "
+            "`improved_gan_tf/evaluation/parzen.py`).",
+        ]
+    lines += ["", f"Scored in {scores['seconds']:.0f} s by `improved-gan score`.", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- curves
+
+
+def plot_curves(history: list[dict], path, title: str = "") -> None:
+    """Losses (left) and test error (right) per epoch, as a PNG written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    has_error = any("test_errors" in r for r in history)
+    fig, axes = plt.subplots(1, 2 if has_error else 1, figsize=(11 if has_error else 6, 4), squeeze=False)
+    ax = axes[0][0]
+    for key in ("d_loss", "g_loss", "supervised_loss", "unsupervised_loss"):
+        points = [(r["epoch"], r[key]) for r in history if key in r]
+        if points:
+            ax.plot(*zip(*points), marker=".", label=key)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel("loss (epoch mean)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("losses")
+    if has_error:
+        ax = axes[0][1]
+        points = [(r["epoch"], r["test_errors"]) for r in history if "test_errors" in r]
+        n = next(r["test_examples"] for r in history if "test_examples" in r)
+        for key, style, label in (
+            ("test_errors_polyak", dict(marker="o", color="tab:red"), "Polyak-averaged D"),
+            ("test_errors_raw", dict(marker=".", color="tab:gray", alpha=0.7), "current D"),
+        ):
+            curve = [(r["epoch"], r[key]) for r in history if key in r]
+            if curve:
+                ax.plot(*zip(*curve), label=label, **style)
+        ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"test errors (of {n:,})")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        last = points[-1]
+        ax.set_title(f"test errors: {last[1]} at epoch {last[0]}")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(pathlib.Path(path), buffer.getvalue())

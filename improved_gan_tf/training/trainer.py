@@ -1,0 +1,228 @@
+"""`Trainer`: one training run in a run directory, and `train(config, workdir)`.
+
+The trainer loads the data, builds and compiles an `ImprovedGAN` under the config's
+distribution strategy, restores the last checkpoint of the run directory if there is one
+(otherwise runs the data-dependent initialization on `train.init_examples` training
+images and saves checkpoint 0), and trains with `model.fit` and the callbacks of
+`improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
+checkpoint and writes the training section of the report (`improved_gan_tf.report`).
+
+The run directory's layout is `improved_gan_tf.rundir.RunDir`'s; what a checkpoint
+holds, and why a resumed run continues exactly, is in `training.checkpoints`.
+
+A non-finite loss stops training with `NonFiniteLossError`, which names the step and the
+last good checkpoint; the diverged state is never saved.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import tensorflow as tf
+from absl import logging
+
+from improved_gan_tf import report as report_lib
+from improved_gan_tf.config import ConfigError
+from improved_gan_tf.config import validate_config
+from improved_gan_tf.data.labeled import save_labeled_indices
+from improved_gan_tf.latents import sample_latents
+from improved_gan_tf.rundir import RunDir
+from improved_gan_tf.rundir import config_to_dict
+from improved_gan_tf.training import callbacks as callbacks_lib
+from improved_gan_tf.training.checkpoints import Checkpointer
+from improved_gan_tf.training.checkpoints import RunState
+from improved_gan_tf.training.checkpoints import weights_fingerprint
+from improved_gan_tf.training.devices import make_strategy
+from improved_gan_tf.training.devices import task_info
+from improved_gan_tf.data.experiment import evaluation_stream
+from improved_gan_tf.data.experiment import load_training_data
+from improved_gan_tf.data.experiment import num_test_examples
+from improved_gan_tf.data.experiment import steps_per_epoch
+from improved_gan_tf.data.experiment import training_stream
+from improved_gan_tf.training.models import apply_multi_worker_workarounds
+from improved_gan_tf.training.models import build_model
+
+#: Second word of the stateless seed of the sample grids' fixed latents.
+SAMPLE_GRID_SEED_SALT = 20160610
+
+
+class Trainer:
+    """One training run in a run directory.
+
+    Most users call `train(config, workdir)`. The attributes are public so that tests
+    and tools can look inside: `config`, `run` (the `RunDir`), `strategy`, `data`,
+    `model`, `checkpointer`, `steps_per_epoch`, `total_steps`.
+
+    Args:
+        config: the run's config (validated here).
+        workdir: the run directory; created if missing, resumed if it has a checkpoint.
+
+    Raises:
+        ConfigError: `train.run_eagerly` under a multi-replica strategy, or a config the
+            data or the architecture cannot take.
+    """
+
+    def __init__(self, config, workdir):
+        self.config = validate_config(config)
+        self.strategy = make_strategy(config)
+        self.task_type, self.task_id, self.is_chief = task_info(self.strategy)
+        self.replicas = self.strategy.num_replicas_in_sync
+        if config.train.run_eagerly and self.replicas > 1:
+            raise ConfigError(
+                f"config.train.run_eagerly=True needs a single replica, but the strategy has "
+                f"{self.replicas}; set config.distribute.strategy='none'."
+            )
+        self.run = RunDir(workdir, worker=None if self.is_chief else (self.task_type, self.task_id))
+        self.data = load_training_data(config)
+        self.steps_per_epoch = steps_per_epoch(config, self.data)
+        self.total_steps = self.steps_per_epoch * config.train.epochs
+        self.model = build_model(
+            config, self.data.num_classes if self.data.semi_supervised else None, self.strategy
+        )
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            apply_multi_worker_workarounds(self.model)
+        with self.strategy.scope():
+            state = RunState.create()
+        self.checkpointer = Checkpointer(self.model, state, self.run, config.checkpoint.max_to_keep)
+        if self.is_chief:
+            self.writer = tf.summary.create_file_writer(str(self.run.tensorboard))
+        else:
+            self.writer = tf.summary.create_noop_writer()
+
+    def write_run_files(self):
+        """Writes config.json and the labeled subset (chief only)."""
+        if not self.is_chief:
+            return
+        changed = self.run.write_config(self.config)
+        if changed:
+            logging.warning("config differs from the run directory's in: %s", changed)
+        if self.data.semi_supervised:
+            save_labeled_indices(
+                self.run.labeled_indices, self.data.labeled_indices, seed=self.config.data.seed,
+                labels=self.data.train_labels, num_classes=self.data.num_classes,
+                dataset=self.data.name, extra={"source": self.data.source},
+            )
+
+    def restore_or_initialize(self) -> str | None:
+        """Restores the run directory's latest checkpoint, or initializes the model
+        (data-dependent init) and saves checkpoint 0; returns the restored path."""
+        latest = self.checkpointer.restore_latest()
+        if latest:
+            logging.info("resumed from %s (step %d)", latest, self.checkpointer.step)
+            return latest
+        if self.config.train.init_examples:
+            self.model.initialize(self.data.init_images)
+        if self.task_type == "":
+            # Checkpoint 0 (single process only: under MultiWorkerMirroredStrategy a
+            # worker must not find the chief's checkpoint 0 while deciding whether to
+            # restore, so the first multi-worker checkpoint is at `every_steps`).
+            self.checkpointer.save(0)
+        return None
+
+    def make_callbacks(self, history: list[dict], eval_ds) -> list:
+        """The callbacks of `fit`, in any order (see `training.callbacks`)."""
+        config, steps = self.config, self.steps_per_epoch
+        timer = callbacks_lib.StepTimer(config, steps, self.writer, config.train.log_every_steps)
+        callbacks = [
+            callbacks_lib.PeriodicCheckpoint(steps, self.checkpointer, config.checkpoint.every_steps),
+            callbacks_lib.Schedule(config, steps),
+            callbacks_lib.NonFiniteGuard(steps, lambda: self.checkpointer.last_saved),
+            timer,
+            callbacks_lib.EpochRecorder(
+                config, steps, self.run, history, timer, self.checkpointer.elapsed, eval_ds,
+                num_test_examples(config, self.data), self.writer, self.is_chief,
+            ),
+        ]
+        if self.is_chief:
+            latents = sample_latents(
+                config.model.latent_distribution, (config.train.num_samples, self.model.latent_dim),
+                seed=tf.constant([config.seed, SAMPLE_GRID_SEED_SALT]),
+            )
+            callbacks.append(callbacks_lib.SampleGrid(
+                self.run, latents, self.data.image_shape, self.data.preprocess, self.writer
+            ))
+        return callbacks
+
+    def fit(self) -> dict:
+        """Runs (the rest of) the schedule with `model.fit`; returns the report dict."""
+        self.write_run_files()
+        resumed_from = self.restore_or_initialize()
+        step = self.checkpointer.step
+        history = self.run.read_history(last_epoch=step // self.steps_per_epoch)
+        eval_ds = evaluation_stream(self.config, self.data)
+        callbacks = self.make_callbacks(history, eval_ds)
+        fit_kwargs = dict(callbacks=callbacks, verbose=self.config.train.verbose if self.is_chief else 0)
+        every = self.config.train.eval_every_epochs
+        if eval_ds is not None and every:
+            fit_kwargs.update(validation_data=eval_ds, validation_freq=every)
+        while step < self.total_steps:
+            epoch, done = divmod(step, self.steps_per_epoch)
+            if done:
+                # A resumed run first finishes its interrupted epoch (one short `fit`)...
+                steps, last_epoch = self.steps_per_epoch - done, epoch + 1
+            else:
+                # ...then runs the remaining whole epochs.
+                steps, last_epoch = self.steps_per_epoch, self.config.train.epochs
+            num_steps = (last_epoch - epoch) * steps
+            stream = training_stream(self.config, self.data, step, num_steps)
+            self.model.fit(
+                stream, initial_epoch=epoch, epochs=last_epoch, steps_per_epoch=steps, **fit_kwargs
+            )
+            step += num_steps
+        self.checkpointer.save(step)
+        recorder = next(c for c in callbacks if isinstance(c, callbacks_lib.EpochRecorder))
+        return self.write_report(step, recorder.history, resumed_from)
+
+    def write_report(self, step: int, history: list[dict], resumed_from: str | None) -> dict:
+        """Writes the training section of the report; returns the report."""
+        final = history[-1] if history else {}
+        wall = self.checkpointer.elapsed()
+        strategy = type(self.strategy).__name__
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            strategy = "MultiWorkerMirroredStrategy"
+        report = {
+            "experiment": self.config.experiment,
+            "workdir": str(self.run.path),
+            "config": config_to_dict(self.config),
+            "data_source": self.data.source,
+            "labeled_indices_file": str(self.run.labeled_indices) if self.data.semi_supervised else None,
+            "num_labeled": int(self.config.data.num_labeled) if self.data.semi_supervised else 0,
+            "epochs_completed": step // self.steps_per_epoch,
+            "global_step": step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "replicas": self.replicas,
+            "strategy": strategy,
+            "wall_seconds": wall,
+            "images_per_second": step * self.config.train.batch_size / max(wall, 1e-9),
+            "seconds_per_step_last_epoch": final.get("seconds_per_step"),
+            "last_checkpoint": self.checkpointer.last_saved,
+            "resumed_from": resumed_from,
+            "weights_fingerprint": weights_fingerprint(self.model),
+            "trainable_weights_fingerprint": weights_fingerprint(self.model, trainable_only=True),
+            "curves_png": str(self.run.curves_png),
+            "final": final,
+        }
+        report.update(report_lib.best_test_error(history) or {})
+        report = report_lib.write_training_report(self.run, report, history)
+        self.writer.flush()
+        return report
+
+    def cleanup(self):
+        """Removes a non-chief worker's temporary checkpoint directory."""
+        if not self.is_chief:
+            shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
+
+
+def train(config, workdir) -> dict:
+    """Trains `config` in `workdir` (resuming from its last checkpoint); returns the report.
+
+    Call `configure_devices(config)` first in a fresh process (the CLI does).
+
+    Raises:
+        NonFiniteLossError: a loss became NaN or infinite (the last good checkpoint is kept).
+    """
+    trainer = Trainer(config, workdir)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.cleanup()
