@@ -122,7 +122,7 @@ def test_real_data_ceiling_helper_and_cli(tiny_classifier, mnist_dir, capsys):
 
 
 def test_missing_classifier_file_says_how_to_make_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="improved_gan_tf.evaluation train --dataset"):
+    with pytest.raises(FileNotFoundError, match="improved-gan classifier train --dataset"):
         cs.load_dataset_classifier(tmp_path / "none.keras")
     with pytest.raises(ValueError, match=r"\.keras"):
         cs.train_dataset_classifier("mnist", tmp_path, tmp_path / "model.h5")
