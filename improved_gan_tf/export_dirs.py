@@ -149,7 +149,8 @@ def write_versions(
                 os.rmdir(old)
                 os.rename(target, old)
                 replaced[target] = old
-            os.rename(staged.pop(target), target)
+            os.rename(staged[target], target)
+            del staged[target]
             renamed_in.append(target)
     except BaseException:
         for directory in staged.values():

@@ -27,7 +27,8 @@ own `FlagValues` and `main` and calls `run_actions`.
   a directory where a file was expected);
 - `--verbose` shows the traceback of those errors as well;
 - every other exception is a bug: it keeps its traceback and exits with status 1;
-- the return value of `main` is the exit status (None: 0), as with `absl.app.run`.
+- a `main` that returns None or 0 makes `run_command` return (exit status 0); another
+  return value is the exit status, as with `absl.app.run`.
 
 It can run again in the same process (each run starts from the flags' defaults), so a
 test can call a subcommand's `run` in-process as well as in a subprocess.
@@ -171,7 +172,7 @@ def run_command(
 
     Args:
         main: called with the arguments left after the flags (`[program]` when there
-            are none); its return value is the exit status.
+            are none); its return value is the exit status (None: 0).
         argv: the command line, `argv[0]` the program name (default: `sys.argv`).
         flag_values: the command's flags (default: absl's global `flags.FLAGS`), or a
             function of `argv` returning `(flag_values, argv)` for a command whose
@@ -181,8 +182,8 @@ def run_command(
             `default_help`).
 
     Raises:
-        SystemExit: always, with `main`'s status, 0 after `--help`, 2 after a user
-            error.
+        SystemExit: with status 0 after `--help`, 2 after a user error, or `main`'s
+            return value when it is neither None nor 0.
     """
     argv = list(sys.argv if argv is None else argv)
     program = program_name(argv)
@@ -208,7 +209,8 @@ def run_command(
         if verbose:
             traceback.print_exc()
         fail(program, error)
-    sys.exit(status)
+    if status not in (None, 0):
+        sys.exit(status)
 
 
 class Action(NamedTuple):
