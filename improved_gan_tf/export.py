@@ -507,6 +507,28 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
 _OUTPUT_RANGE_OF_PREPROCESS = {"unit": "unit", "unit_flat": "unit", "symmetric": "symmetric"}
 
 
+def _check_checkpoint_reads_back(path):
+    """Reads every tensor of the checkpoint `path` (None: nothing to check).
+
+    Done before the model is built, so that the user's damaged file is told apart from
+    a bug: a truncated `.data` file makes TensorFlow's reader raise an `IndexError`.
+    """
+    if path is None:
+        return
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except tf.errors.NotFoundError as error:
+        raise RunDirectoryError(f"Checkpoint {path}: {error.message}") from error
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        message = getattr(error, "message", None) or str(error)
+        raise CheckpointError(
+            f"Checkpoint {path} cannot be read back ({type(error).__name__}: {message}); its "
+            "files are truncated or corrupt. Pass --checkpoint with an earlier one."
+        ) from error
+
+
 def export_run(
     workdir,
     export_base,
@@ -543,7 +565,7 @@ def export_run(
 
     Returns:
         dict with "version", "step" (the checkpoint's global step), "generator"
-        and "classifier" (paths; "classifier" is None for unsupervised runs).
+        and "classifier" (absolute paths; "classifier" is None for unsupervised runs).
 
     Raises:
         RunDirectoryError: `workdir` does not exist, or has no config.json or no
@@ -564,15 +586,12 @@ def export_run(
         raise ExportNameError(f"version must be a positive integer. Received: {version}")
     if not pathlib.Path(workdir).is_dir():
         raise RunDirectoryError(f"Run directory {workdir} does not exist.")
+    _check_checkpoint_reads_back(checkpoint or training.latest_checkpoint(workdir))
     policy = keras.mixed_precision.global_policy()
     try:
         config, gan = training.restore_models(workdir, checkpoint=checkpoint)
     except FileNotFoundError as error:  # no config.json / no checkpoint
         raise RunDirectoryError(str(error)) from error
-    except tf.errors.NotFoundError as error:
-        raise RunDirectoryError(f"Checkpoint {checkpoint}: {error.message}") from error
-    except tf.errors.DataLossError as error:
-        raise CheckpointError(f"Checkpoint of {workdir} cannot be read: {error.message}") from error
     finally:
         keras.mixed_precision.set_global_policy(policy)
     if version is None:
@@ -590,10 +609,10 @@ def export_run(
             gan, dataset=facts.name, image_shape=facts.image_shape, preprocess=facts.preprocess,
             use_averaged_weights=True,
         )
-    write_versions(writers, overwrite)
+    written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
         "version": version,
         "step": getattr(gan, "restored_step", None),
-        "generator": targets["generator"],
-        "classifier": targets.get("classifier"),
+        "generator": written["generator"],
+        "classifier": written.get("classifier"),
     }
