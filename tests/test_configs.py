@@ -91,7 +91,7 @@ def test_misspelled_key_in_config_file_is_refused(tmp_path):
         "    return config\n"
     )
     with pytest.raises(config_lib.ConfigError, match="bach_size"):
-        train_cli.check_override_keys(["--config", str(path)])
+        train_cli.make_flags(["improved-gan train", "--config", str(path), "--workdir", "w"])
 
 
 @pytest.mark.parametrize(
