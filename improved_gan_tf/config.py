@@ -25,7 +25,9 @@ Keys (see `base_config` for the defaults):
   discrimination, Polyak rate, historical averaging, label smoothing, k / g steps), and
   `test_with_polyak_average`: which D the reported test error uses (the Polyak average
   when there is one, as the authors' final scripts; False: the current D, as their first
-  commit).
+  commit); `update_order` (`sequential` or `simultaneous`), `generator_target_probability`
+  (of the `target_probability` generator loss) and `supervised_loss` (`real_classes` or
+  `all_classes`), the options of the authors' ImageNet model.
 - `optimizer.*`: `authors_adam` (the authors' Adam: epsilon inside the square root,
   see `optimizers.AuthorsAdam`), `adam` (Keras) or `sgd` (with optional linear momentum
   ramp) and the
@@ -151,6 +153,15 @@ def base_config():
     c.model.polyak_debias = True
     c.model.test_with_polyak_average = True  # False: test_errors from the current D
     c.model.historical_averaging_weight = 0.0
+    # "simultaneous": one forward pass, both players updated from it (the authors'
+    # ImageNet loop, imagenet/train.py `sess.run([d_optim, ..., g_optim, ...])`).
+    c.model.update_order = "sequential"
+    # The target D(G(z)) of generator_loss="target_probability" (imagenet/train_imagenet.py:
+    # generator_target_prob = .75 / 2.).
+    c.model.generator_target_probability = 0.375
+    # "all_classes": class cross-entropy over the K+1 classes (imagenet/build_model.py:
+    # sparse_softmax_cross_entropy_with_logits over D's 1001 logits).
+    c.model.supervised_loss = "real_classes"
 
     c.optimizer = config_dict.ConfigDict()
     c.optimizer.name = "adam"
@@ -273,6 +284,8 @@ def validate_config(config):
     _choice(config, "model.latent_distribution", registry.LATENT_DISTRIBUTIONS)
     _choice(config, "model.generator_loss", registry.GENERATOR_LOSSES)
     _choice(config, "model.feature_matching_norm", registry.FEATURE_MATCHING_NORMS)
+    _choice(config, "model.update_order", registry.UPDATE_ORDERS)
+    _choice(config, "model.supervised_loss", registry.SUPERVISED_LOSSES)
     _choice(config, "optimizer.name", registry.OPTIMIZERS)
     _choice(config, "optimizer.schedule", registry.SCHEDULES)
     _choice(config, "train.precision", registry.PRECISIONS)
@@ -297,6 +310,19 @@ def validate_config(config):
         raise ConfigError(
             f"config.model.label_smoothing={config.model.label_smoothing} is the target of "
             "real examples: use a value in (0, 1), or 0 to disable it."
+        )
+    if not 0.0 < config.model.generator_target_probability <= 1.0:
+        raise ConfigError(
+            "config.model.generator_target_probability="
+            f"{config.model.generator_target_probability} is the target D(G(z)): use a value in (0, 1]."
+        )
+    if config.model.update_order == "simultaneous" and (
+        config.model.discriminator_steps != 1 or config.model.generator_steps != 1
+    ):
+        raise ConfigError(
+            "config.model.update_order='simultaneous' makes one update of each player per step; "
+            f"config.model.discriminator_steps={config.model.discriminator_steps} and "
+            f"config.model.generator_steps={config.model.generator_steps} must be 1."
         )
     if config.model.polyak_rate > 1.0:
         raise ConfigError(f"config.model.polyak_rate={config.model.polyak_rate} must be <= 1.")

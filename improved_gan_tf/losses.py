@@ -17,6 +17,8 @@ References:
     (arXiv:1606.03498), and the authors' released code (openai/improved-gan).
 """
 
+import math
+
 import tensorflow as tf
 from keras import ops
 
@@ -184,3 +186,81 @@ def historical_averaging_penalty(variables, averages, weight):
     for variable, average in zip(variables, averages):
         total = total + ops.sum(ops.square(variable - ops.stop_gradient(average)))
     return weight * total
+
+
+def sigmoid_kl_with_logits(logits, target):
+    """KL(Bernoulli(target) || Bernoulli(sigmoid(logits))), elementwise.
+
+        KL = t log(t / p) + (1 - t) log((1 - t) / (1 - p)),   p = sigmoid(l)
+           = t softplus(-l) + (1 - t) softplus(l) - H(t)
+
+    with the entropy H(t) = -t log t - (1 - t) log(1 - t) (0 for t in {0, 1}). This
+    is the sigmoid cross-entropy to the constant target minus its entropy, the
+    authors' `sigmoid_kl_with_logits` (`imagenet/model.py`); its minimum over l is 0,
+    at sigmoid(l) = t.
+
+    Args:
+        logits: tensor of logits l.
+        target: the target probability t, a Python float in [0, 1].
+
+    Returns:
+        Tensor of the shape of `logits`.
+    """
+    target = float(target)
+    if not 0.0 <= target <= 1.0:
+        raise ValueError(f"`target` must be a probability in [0, 1]. Received: target={target}")
+    entropy = 0.0
+    if 0.0 < target < 1.0:
+        entropy = -target * math.log(target) - (1.0 - target) * math.log(1.0 - target)
+    return target * ops.softplus(-logits) + (1.0 - target) * ops.softplus(logits) - entropy
+
+
+def target_probability_generator_loss(fake_logits, target_probability=0.375):
+    """G's loss toward D(G(z)) = `target_probability`: E_z KL(t || D(G(z))).
+
+    The authors' ImageNet model (`imagenet/build_model.py`:
+    `g_loss = sigmoid_kl_with_logits(D_on_G_logits, self.generator_target_prob)`,
+    with `generator_target_prob = .75 / 2.` in `train_imagenet.py`): with one-sided
+    label smoothing to alpha = 0.75 the game's equilibrium is D = alpha / 2, so G
+    aims at 0.375 instead of 1. A target of 1 is the non-saturating loss.
+
+    Args:
+        fake_logits: D's logits on generated samples, `(N,)`, `(N, 1)` or K-class
+            `(N, K)` (see `unsupervised_logit`).
+        target_probability: t in (0, 1].
+
+    Returns:
+        Scalar loss.
+    """
+    if not 0.0 < target_probability <= 1.0:
+        raise ValueError(
+            "`target_probability` must be in (0, 1]. Received: "
+            f"target_probability={target_probability}"
+        )
+    return ops.mean(sigmoid_kl_with_logits(unsupervised_logit(fake_logits), target_probability))
+
+
+def all_classes_supervised_loss(labeled_logits, labels):
+    """Cross-entropy over all K+1 classes, the generated class's logit being 0.
+
+        -E log p(y | x) = mean(log(1 + sum_k exp(l_k)) - l_y)
+
+    Unlike `supervised_loss` (-log p(y | x, y < K+1)) the generated class competes
+    for the probability mass. The authors' ImageNet D (`imagenet/build_model.py`:
+    `sparse_softmax_cross_entropy_with_logits(class_logits, labels)` over its 1001
+    logits). With a learned generated-class logit l_g (`layers.KPlusOneDense`)
+    the layer's outputs are l_k - l_g and this is exactly the 1001-way
+    cross-entropy of the raw logits.
+
+    Args:
+        labeled_logits: `(N, K)` logits of the real classes (generated logit 0).
+        labels: `(N,)` integer labels in [0, K).
+
+    Returns:
+        Scalar loss.
+    """
+    labeled_logits = tf.convert_to_tensor(labeled_logits)
+    labels = ops.cast(labels, "int32")
+    picked = ops.take_along_axis(labeled_logits, ops.expand_dims(labels, -1), axis=-1)
+    log_z = ops.logsumexp(labeled_logits, axis=-1)
+    return ops.mean(ops.softplus(log_z) - ops.squeeze(picked, -1))

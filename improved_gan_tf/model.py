@@ -9,43 +9,27 @@ from keras import ops
 from improved_gan_tf import losses
 from improved_gan_tf.averaging import HistoricalAverage
 from improved_gan_tf.averaging import PolyakAverage
+from improved_gan_tf.game_steps import GENERATOR_LATENTS
+from improved_gan_tf.game_steps import LATENTS
+from improved_gan_tf.game_steps import GameSteps
 from improved_gan_tf.latents import LATENT_DISTRIBUTIONS
 from improved_gan_tf.latents import sample_latents
+from improved_gan_tf.layers.cross_batch_normalization import CrossBatchNormalization
 from improved_gan_tf.layers.data_dependent_init import DataDependentInitMixin
+from improved_gan_tf.layers.joint_minibatch_features import JointMinibatchFeatures
 from improved_gan_tf.layers.minibatch_discrimination import MinibatchDiscrimination
 from improved_gan_tf.registry import GENERATOR_LOSSES
 from improved_gan_tf.registry import LABELED
 from improved_gan_tf.registry import LABELS
+from improved_gan_tf.registry import SUPERVISED_LOSSES
 from improved_gan_tf.registry import UNLABELED
 from improved_gan_tf.registry import UNLABELED_FOR_GENERATOR
+from improved_gan_tf.registry import UPDATE_ORDERS
 from improved_gan_tf.rng import replica_seed
 
-# Keys of the batches `fit` feeds (see `ImprovedGAN`): the data keys (LABELED, LABELS,
-# UNLABELED, UNLABELED_FOR_GENERATOR) are the registry's; these two are the model's own.
-LATENTS, GENERATOR_LATENTS = "latents", "generator_latents"
+# Keys of the batches `fit` feeds (see `ImprovedGAN`): the registry's data keys and the
+# model's own LATENTS, GENERATOR_LATENTS (game_steps.py).
 _BATCH_KEYS = (LABELED, LABELS, UNLABELED, UNLABELED_FOR_GENERATOR, LATENTS, GENERATOR_LATENTS)
-
-
-def _num_replicas():
-    replica_context = tf.distribute.get_replica_context()
-    return 1 if replica_context is None else replica_context.num_replicas_in_sync
-
-
-def _global_mean(local_mean):
-    """Mean over the global batch of per-replica batch means, differentiable locally.
-
-    The value is the all-reduced mean (what one device would compute on the global
-    batch); the gradient flows only through this replica's own term, scaled by
-    1/replicas, so that summing gradients over replicas (what the optimizer does)
-    gives the global gradient.
-    """
-    replicas = _num_replicas()
-    if replicas == 1:
-        return local_mean
-    replica_context = tf.distribute.get_replica_context()
-    total = replica_context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(local_mean))
-    own_share = local_mean / replicas
-    return own_share + tf.stop_gradient(total / replicas - own_share)
 
 
 def _has_batch_dependent_layers(model):
@@ -55,8 +39,16 @@ def _has_batch_dependent_layers(model):
     )
 
 
+def _has_joint_batch_layers(model):
+    """Whether D's layers need the joint batch [real; generated] (the authors' ImageNet D)."""
+    return any(
+        isinstance(layer, (CrossBatchNormalization, JointMinibatchFeatures))
+        for layer in model._flatten_layers()
+    )
+
+
 @keras.saving.register_keras_serializable(package="improved_gan_tf")
-class ImprovedGAN(keras.Model):
+class ImprovedGAN(GameSteps, keras.Model):
     """A GAN with the techniques of Salimans et al. (2016), trained with `model.fit`.
 
     Owns a generator G (latents -> samples) and a discriminator D (samples ->
@@ -94,6 +86,23 @@ class ImprovedGAN(keras.Model):
         - Polyak averaging of D for evaluation (`polyak_rate`): `evaluate` (and
           the exported classifier) use the averaged weights.
 
+    The authors' ImageNet model (`architectures.imagenet128_*`) adds:
+        - a D of joint-batch layers (`layers.CrossBatchNormalization`,
+          `layers.JointMinibatchFeatures`), detected here: D is then called on
+          the joint batch [real; generated] of equal halves, in the D update and
+          in the G update (whose real half is "unlabeled_images_2" or
+          "unlabeled_images"). In semi-supervised mode the real half of the D
+          update is the labeled batch, whose logits give both the class loss and
+          the real term (every ImageNet image is labeled, `imagenet/build_model.py`);
+          "unlabeled_images" is then not used by D;
+        - `update_order="simultaneous"`: one forward pass G(z) -> D, from which
+          both players' gradients are taken and both applied (the authors'
+          `sess.run([d_optim, g_optim])`, `imagenet/train.py`), G's thus through
+          D's weights before their update;
+        - `compile(generator_loss="target_probability")`,
+          `compile(supervised_loss="all_classes")` and a learned generated-class
+          logit (`layers.KPlusOneDense`).
+
     Data-dependent initialization: call `initialize(x)` on an init batch (the
     authors use 500 training examples) before `fit`. Under a multi-replica
     strategy this is required; on one device an uninitialized model initializes on
@@ -120,6 +129,10 @@ class ImprovedGAN(keras.Model):
             `evaluate` (None disables it; the authors use 1e-4).
         polyak_debias: correct the Polyak average for its zero start.
         seed: seed of the latent noise.
+        update_order: "sequential" (`discriminator_steps` D updates, then
+            `generator_steps` G updates, each with its own forward pass) or
+            "simultaneous" (one forward pass, both updates from it; needs one step
+            of each).
         **kwargs: base `keras.Model` arguments.
 
     Reference:
@@ -140,9 +153,15 @@ class ImprovedGAN(keras.Model):
         polyak_rate=None,
         polyak_debias=True,
         seed=None,
+        update_order="sequential",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if update_order not in UPDATE_ORDERS:
+            raise ValueError(
+                f"`update_order` must be one of {UPDATE_ORDERS}. Received: update_order={update_order!r}"
+            )
+        self.update_order = update_order
         if latent_distribution not in LATENT_DISTRIBUTIONS:
             raise ValueError(
                 f"`latent_distribution` must be one of {LATENT_DISTRIBUTIONS}. "
@@ -163,6 +182,11 @@ class ImprovedGAN(keras.Model):
         self.feature_layer = feature_layer
         self.latent_distribution = latent_distribution
         self.latent_dim = int(latent_dim or getattr(generator, "latent_dim", 0) or generator.inputs[0].shape[-1])
+        if not generator.built:
+            # A subclassed G (`ReferenceBatchGenerator`) creates its weights here, in the
+            # strategy's scope, so that `fit` under a strategy finds every layer built and
+            # need not trace the model on a data batch first.
+            generator.build((None, self.latent_dim))
         self.historical_averaging_weight = float(historical_averaging_weight)
         self.polyak_rate = polyak_rate
         self.polyak_debias = bool(polyak_debias)
@@ -189,7 +213,9 @@ class ImprovedGAN(keras.Model):
                 discriminator.inputs, [features, discriminator.outputs[0]],
                 name=f"{discriminator.name}_features",
             )
-        self._separate_d_calls = _has_batch_dependent_layers(discriminator)
+        self._joint_batch = _has_joint_batch_layers(discriminator)
+        # A joint-batch D is always called on [real; generated] together.
+        self._separate_d_calls = _has_batch_dependent_layers(discriminator) and not self._joint_batch
 
         self.d_historical_average = self.g_historical_average = None
         if self.historical_averaging_weight > 0:
@@ -231,6 +257,8 @@ class ImprovedGAN(keras.Model):
         label_smoothing=None,
         discriminator_steps=1,
         generator_steps=1,
+        generator_target_probability=0.375,
+        supervised_loss="real_classes",
         **kwargs,
     ):
         """Configures the game.
@@ -239,7 +267,8 @@ class ImprovedGAN(keras.Model):
             d_optimizer: optimizer of D.
             g_optimizer: optimizer of G.
             generator_loss: "feature_matching" (needs `feature_layer`),
-                "non_saturating" or "minimax".
+                "non_saturating", "minimax" or "target_probability"
+                (`losses.target_probability_generator_loss`).
             feature_matching_norm: "l2" (authors' MNIST) or "l1" (authors'
                 CIFAR-10/SVHN); see `losses.feature_matching_loss`.
             unsupervised_weight: weight of D's unsupervised loss in semi-supervised
@@ -250,6 +279,13 @@ class ImprovedGAN(keras.Model):
                 is split into k equal parts, one per D update, so feed batches of
                 k * m examples.
             generator_steps: G updates per `train_step`, each with fresh latents.
+            generator_target_probability: the target D(G(z)) of
+                generator_loss="target_probability" (the authors' ImageNet model:
+                0.75 / 2 = 0.375, `imagenet/train_imagenet.py`).
+            supervised_loss: "real_classes" (-log p(y | x, y < K+1),
+                `losses.supervised_loss`) or "all_classes" (-log p(y | x) over the
+                K+1 classes, `losses.all_classes_supervised_loss`, the authors'
+                ImageNet model).
             **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
                 `steps_per_execution`).
         """
@@ -277,6 +313,21 @@ class ImprovedGAN(keras.Model):
                             ("generator_steps", generator_steps)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
+            if self.update_order == "simultaneous" and value != 1:
+                raise ValueError(
+                    f"update_order='simultaneous' makes one update of each player per step; "
+                    f"`{name}` must be 1. Received: {name}={value!r}"
+                )
+        if not 0.0 < generator_target_probability <= 1.0:
+            raise ValueError(
+                "`generator_target_probability` must be in (0, 1]. Received: "
+                f"generator_target_probability={generator_target_probability}"
+            )
+        if supervised_loss not in SUPERVISED_LOSSES:
+            raise ValueError(
+                f"`supervised_loss` must be one of {SUPERVISED_LOSSES}. "
+                f"Received: supervised_loss={supervised_loss!r}"
+            )
         super().compile(**kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
@@ -286,6 +337,8 @@ class ImprovedGAN(keras.Model):
         self.label_smoothing = label_smoothing
         self.discriminator_steps = discriminator_steps
         self.generator_steps = generator_steps
+        self.generator_target_probability = float(generator_target_probability)
+        self.supervised_loss = supervised_loss
         # Slots are created here, in the strategy's scope, not lazily inside the
         # distributed step (keras-team/keras#20164).
         d_optimizer.build(self.discriminator.trainable_variables)
@@ -385,101 +438,16 @@ class ImprovedGAN(keras.Model):
     # ------------------------------------------------------------------ the game
     def train_step(self, data):
         data = self._unpack(data)
-        replicas = _num_replicas()
-        k = self.discriminator_steps
-        semi_supervised = self.num_classes is not None
-        unlabeled_parts = self._split(data[UNLABELED], k)
-        labeled_parts = self._split(data.get(LABELED), k)
-        label_parts = self._split(data.get(LABELS), k)
-        latent_parts = self._split(data.get(LATENTS), k)
-        real_label = 1.0 if self.label_smoothing is None else self.label_smoothing
-        d_variables = self.discriminator.trainable_variables
-        g_variables = self.generator.trainable_variables
-
-        # Discriminator: k updates, each on its own part of the real batch.
-        for step in range(k):
-            x_unlabeled = unlabeled_parts[step]
-            latents = latent_parts[step]
-            if latents is None:
-                latents = self._sample_latents(ops.shape(x_unlabeled)[0])
-            x_fake = ops.stop_gradient(self.generator(latents, training=True))
-            if self.d_historical_average is not None:
-                # The mean (1/t) sum_{i<=t} theta[i] includes the current parameters.
-                self.d_historical_average.update()
-            with tf.GradientTape() as tape:
-                if semi_supervised:
-                    labeled_logits, unlabeled_logits, fake_logits = self._discriminator_logits(
-                        [labeled_parts[step], x_unlabeled, x_fake]
-                    )
-                    supervised, unsupervised = losses.semi_supervised_discriminator_loss(
-                        labeled_logits, label_parts[step], unlabeled_logits, fake_logits,
-                        real_label=real_label,
-                    )
-                    d_loss = supervised + self.unsupervised_weight * unsupervised
-                else:
-                    unlabeled_logits, fake_logits = self._discriminator_logits([x_unlabeled, x_fake])
-                    d_loss = losses.discriminator_loss(unlabeled_logits, fake_logits, real_label)
-                if self.d_historical_average is not None:
-                    d_loss += losses.historical_averaging_penalty(
-                        d_variables, self.d_historical_average.averages,
-                        self.historical_averaging_weight,
-                    )
-                scaled_d_loss = d_loss / replicas
-            gradients = tape.gradient(scaled_d_loss, d_variables)
-            self.d_optimizer.apply_gradients(zip(gradients, d_variables))
-            if self.d_polyak_average is not None:
-                self.d_polyak_average.update()
-
-        # Generator: generator_steps updates, each with fresh latents.
-        x_real_for_g = data.get(UNLABELED_FOR_GENERATOR, data[UNLABELED])
-        generator_latents = data.get(GENERATOR_LATENTS)
-        batch = ops.shape(x_real_for_g)[0]
-        if self.generator_loss == "feature_matching":
-            real_features, _ = self._features_and_logits(x_real_for_g, training=True)
-            real_feature_mean = _global_mean(
-                ops.stop_gradient(ops.mean(real_features, axis=0))
-            )
-        for _ in range(self.generator_steps):
-            latents = generator_latents
-            if latents is None:
-                latents = self._sample_latents(batch)
-            if self.g_historical_average is not None:
-                self.g_historical_average.update()
-            with tf.GradientTape() as tape:
-                x_fake = self.generator(latents, training=True)
-                if self.generator_loss == "feature_matching":
-                    fake_features, _ = self._features_and_logits(x_fake, training=True)
-                    fake_feature_mean = _global_mean(ops.mean(fake_features, axis=0))
-                    g_loss = losses.feature_matching_distance(
-                        real_feature_mean, fake_feature_mean, self.feature_matching_norm
-                    )
-                    # Already the global loss on every replica; summing the replicas'
-                    # gradients (each through its own share) gives its gradient.
-                    scaled_g_loss = g_loss
-                else:
-                    fake_logits = self.discriminator(x_fake, training=True)
-                    if self.generator_loss == "non_saturating":
-                        g_loss = losses.non_saturating_generator_loss(fake_logits)
-                    else:
-                        g_loss = losses.minimax_generator_loss(fake_logits)
-                    scaled_g_loss = g_loss / replicas
-                if self.g_historical_average is not None:
-                    penalty = losses.historical_averaging_penalty(
-                        g_variables, self.g_historical_average.averages,
-                        self.historical_averaging_weight,
-                    )
-                    g_loss += penalty
-                    scaled_g_loss += penalty / replicas
-            gradients = tape.gradient(scaled_g_loss, g_variables)
-            self.g_optimizer.apply_gradients(zip(gradients, g_variables))
-
+        if self.update_order == "simultaneous":
+            d_loss, g_loss, supervised, unsupervised, labeled_logits, labels = self._simultaneous_step(data)
+        else:
+            d_loss, g_loss, supervised, unsupervised, labeled_logits, labels = self._sequential_step(data)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         results = {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
-        if semi_supervised:
+        if self.num_classes is not None:
             correct = ops.cast(
-                ops.equal(ops.argmax(labeled_logits, axis=-1), ops.cast(label_parts[-1], "int64")),
-                "float32",
+                ops.equal(ops.argmax(labeled_logits, axis=-1), ops.cast(labels, "int64")), "float32"
             )
             self.supervised_loss_tracker.update_state(supervised)
             self.unsupervised_loss_tracker.update_state(unsupervised)
@@ -553,6 +521,7 @@ class ImprovedGAN(keras.Model):
             "polyak_rate": self.polyak_rate,
             "polyak_debias": self.polyak_debias,
             "seed": self.seed,
+            "update_order": self.update_order,
         }
 
     @classmethod

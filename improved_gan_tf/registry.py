@@ -42,8 +42,10 @@ __all__ = [
     "PREPROCESSES",
     "SCHEDULES",
     "STRATEGIES",
+    "SUPERVISED_LOSSES",
     "UNLABELED",
     "UNLABELED_FOR_GENERATOR",
+    "UPDATE_ORDERS",
     "canonical_name",
     "data_facts",
 ]
@@ -55,14 +57,19 @@ __all__ = [
 #: `model.architecture`: the networks of `improved_gan_tf.architectures`.
 ARCHITECTURES = ("mnist_mlp", "mnist_conv", "cifar10", "svhn", "imagenet128", "goodfellow2014")
 #: `model.generator_loss` (`ImprovedGAN.compile`).
-GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax")
+GENERATOR_LOSSES = ("feature_matching", "non_saturating", "minimax", "target_probability")
+#: `model.supervised_loss` (`ImprovedGAN.compile`): cross-entropy over the K real
+#: classes (`losses.supervised_loss`) or over all K+1 (`losses.all_classes_supervised_loss`).
+SUPERVISED_LOSSES = ("real_classes", "all_classes")
+#: `model.update_order` (`ImprovedGAN(update_order=...)`).
+UPDATE_ORDERS = ("sequential", "simultaneous")
 #: `model.feature_matching_norm` (`losses.feature_matching_loss`).
 FEATURE_MATCHING_NORMS = ("l2", "l1")
 #: `model.latent_distribution` (`latents.sample_latents`).
 LATENT_DISTRIBUTIONS = ("uniform", "uniform_signed", "normal")
-#: `data.preprocess` (`data.get_preprocess`); the config's "" means the dataset's
-#: `default_preprocess`.
-PREPROCESSES = ("unit_flat", "unit", "symmetric")
+#: `data.preprocess` (`data.preprocessing`: each one's forward map, inverse and output
+#: range); the config's "" means the dataset's `default_preprocess`.
+PREPROCESSES = ("unit_flat", "unit", "symmetric", "signed_unit")
 #: `optimizer.name` (`optimizers.make_optimizer`).
 OPTIMIZERS = ("authors_adam", "adam", "sgd")
 #: `optimizer.schedule` (`optimizers.learning_rate_at`).
@@ -171,7 +178,9 @@ _SPECS = (
         name="svhn_cropped",
         image_shape=(32, 32, 3),
         num_classes=10,
-        default_preprocess="symmetric",
+        # openai/improved-gan mnist_svhn_cifar10/train_svhn_feature_matching.py and
+        # train_svhn_minibatch_discrimination.py, `rescale`: (-127.5 + mat) / 127.5.
+        default_preprocess="signed_unit",
         split_sizes={"train": 73257, "test": 26032, "extra": 531131},
         local_files={
             s: (f"{s}_32x32.mat", f"or an .npz with '{s}' in its name holding x, y")
@@ -184,7 +193,9 @@ _SPECS = (
         name="imagenet2012",
         image_shape=(128, 128, 3),
         num_classes=1000,
-        default_preprocess="symmetric",
+        # openai/improved-gan imagenet/model.py, `read_and_decode`:
+        # tf.cast(image, tf.float32) * (2. / 255) - 1.
+        default_preprocess="signed_unit",
         split_sizes={"train": 1281167, "validation": 50000},
         local_files={},
         download_url="",  # TFDS manual download (data.tfds_manual_dir)

@@ -509,6 +509,7 @@ def build_model(config, num_classes: int | None = None, strategy=None) -> Improv
             historical_averaging_weight=config.model.historical_averaging_weight,
             polyak_rate=config.model.polyak_rate or None,
             polyak_debias=config.model.polyak_debias, seed=config.seed,
+            update_order=config.model.update_order,
         )
         g_lr = config.optimizer.generator_learning_rate or config.optimizer.learning_rate
         model.compile(
@@ -520,6 +521,8 @@ def build_model(config, num_classes: int | None = None, strategy=None) -> Improv
             label_smoothing=config.model.label_smoothing or None,
             discriminator_steps=config.model.discriminator_steps,
             generator_steps=config.model.generator_steps,
+            generator_target_probability=config.model.generator_target_probability,
+            supervised_loss=config.model.supervised_loss,
             jit_compile=config.train.jit_compile,
             run_eagerly=config.train.run_eagerly,
         )

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from improved_gan_tf.evaluation import _idx
+from improved_gan_tf import data
 from improved_gan_tf.evaluation import dataset_classifier as cs
 from improved_gan_tf.evaluation.metrics import fid_from_activations, inception_score
 
@@ -29,19 +29,20 @@ def mnist_test(mnist_dir):
     return images[:1000], labels[:1000]
 
 
-def test_idx_reader_matches_a_handwritten_file(tmp_path):
-    data = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    header = bytes([0, 0, 0x08, 3]) + b"".join(int(d).to_bytes(4, "big") for d in data.shape)
-    path = tmp_path / "x-idx3-ubyte.gz"
-    with gzip.open(path, "wb") as f:
-        f.write(header + data.tobytes())
-    np.testing.assert_array_equal(_idx.read_idx(path), data)
-    truncated = tmp_path / "short-idx3-ubyte"
-    truncated.write_bytes(header + data.tobytes()[:-1])
-    with pytest.raises(ValueError, match="short-idx3-ubyte"):
-        _idx.read_idx(truncated)
+def test_the_classifier_reads_idx_files_through_the_data_package(mnist_dir, tmp_path):
+    # The IDX reader itself is tested in tests/data/test_data_files.py.
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
         cs.load_dataset_split("mnist", tmp_path, "train")
+    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
+        raw = f.read()
+    truncated = tmp_path / "t10k-images-idx3-ubyte"
+    truncated.write_bytes(raw[: len(raw) - 100])
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(
+        (mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    )
+    with pytest.raises(data.DataFileError, match="truncated") as error:
+        cs.load_dataset_split("mnist", tmp_path, "test")
+    assert str(truncated) in str(error.value)
 
 
 def test_mnist_and_fashion_splits_load(mnist_dir, fashion_mnist_dir, mnist_test):

@@ -95,9 +95,10 @@ def test_parzen_rejects_bad_input(kwargs, error, match):
 
 
 def test_mnist_protocol_on_real_images(mnist_dir):
-    from improved_gan_tf.evaluation import _idx
+    from improved_gan_tf import data
 
-    train, _ = _idx.load_mnist_like(mnist_dir, "train")
+    train, _ = data.load_arrays("mnist", "train", mnist_dir)
+    train = train[..., 0]
     # "Samples" that are real training digits score far higher than uniform noise.
     real = train[:300] / 127.5 - 1.0
     result = mnist_parzen_protocol(real, mnist_dir, value_range=(-1, 1),
@@ -111,9 +112,34 @@ def test_mnist_protocol_on_real_images(mnist_dir):
     assert result["sigma"] == pytest.approx(DEFAULT_SIGMAS[best])
     assert result["log_likelihood"] > noise_result["log_likelihood"] + 100
     # Independent check of the final figure: recompute with the chosen sigma.
-    test, _ = _idx.load_mnist_like(mnist_dir, "test")
-    mean, se = parzen_log_likelihood((real + 1) / 2, test[:200] / 255.0, result["sigma"])
+    test, _ = data.load_arrays("mnist", "test", mnist_dir)
+    mean, se = parzen_log_likelihood((real + 1) / 2, test[:200, ..., 0] / 255.0, result["sigma"])
     assert result["log_likelihood"] == pytest.approx(mean)
     assert result["standard_error"] == pytest.approx(se)
     with pytest.raises(ValueError, match="784"):
         mnist_parzen_protocol(np.zeros((3, 32, 32)), mnist_dir)
+
+
+def test_the_mnist_protocol_reads_mnist_through_the_data_package(mnist_dir, tmp_path):
+    import gzip
+    import importlib.util
+    import shutil
+
+    from improved_gan_tf import data
+
+    assert importlib.util.find_spec("improved_gan_tf.evaluation._idx") is None
+    # A label file whose magic number is an image file's (2051): only the data package's
+    # reader checks the magic number against the file's role.
+    for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(mnist_dir / f"{name}.gz", tmp_path / f"{name}.gz")
+    with gzip.open(mnist_dir / "train-labels-idx1-ubyte.gz") as f:
+        raw = bytearray(f.read())
+    raw[2:4] = b"\x08\x03"
+    damaged = tmp_path / "train-labels-idx1-ubyte"
+    damaged.write_bytes(bytes(raw))
+    samples = np.zeros((10, 784))
+    with pytest.raises(data.DataFileError, match="bad magic number 2051") as error:
+        mnist_parzen_protocol(samples, tmp_path, num_validation=10, num_test=10)
+    assert str(damaged) in str(error.value)
+    with pytest.raises(data.DatasetNotFoundError, match="does not exist"):
+        mnist_parzen_protocol(samples, tmp_path / "nowhere", num_validation=10, num_test=10)

@@ -168,10 +168,10 @@ def cifar_run(tmp_path_factory):
 def test_cifar_run_gets_inception_score_and_fid(cifar_run, tmp_path):
     from improved_gan_tf.data import load_arrays
     from improved_gan_tf.evaluation import InceptionScorer
-    from tests.test_evaluation_inception import _build_tiny_inception_graph
+    from tests.evaluation.synthetic_inception import build_tiny_inception_graph
 
     graph_path = tmp_path / "classify_image_graph_def.pb"
-    _build_tiny_inception_graph(graph_path)  # the 2015 graph's interface, tiny
+    build_tiny_inception_graph(graph_path)  # the 2015 graph's interface, tiny
     scores = score_lib.score_run(
         cifar_run, num_samples=20, inception_weights=graph_path, batch_size=10,
         reference_examples=20, splits=2, verbose=0,

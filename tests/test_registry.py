@@ -26,7 +26,7 @@ EXPECTED_FACTS = {
     "cifar10_minibatch_discrimination": ("cifar10", (32, 32, 3), 10, "symmetric"),
     "svhn_feature_matching": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
     "svhn_minibatch_discrimination": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
-    "imagenet128_vbn": ("imagenet2012", (128, 128, 3), 1000, "symmetric"),
+    "imagenet128_vbn": ("imagenet2012", (128, 128, 3), 1000, "signed_unit"),
     "goodfellow2014_mnist": ("mnist", (28, 28, 1), 10, "unit_flat"),
 }
 
@@ -46,7 +46,7 @@ def test_data_facts_fill_in_the_datasets_default_preprocessing_and_resolve_alias
     config.data.name = "svhn"
     config.data.preprocess = ""
     facts = registry.data_facts(config)
-    assert (facts.name, facts.preprocess) == ("svhn_cropped", "symmetric")
+    assert (facts.name, facts.preprocess) == ("svhn_cropped", "signed_unit")
     config = load_config("mnist_feature_matching")
     config.data.preprocess = ""
     assert registry.data_facts(config).preprocess == "unit_flat"
@@ -124,6 +124,31 @@ def test_svhn_is_an_alias_of_svhn_cropped_everywhere():
     assert registry.canonical_name("svhn") == data.canonical_name("svhn") == "svhn_cropped"
     assert "svhn" in registry.DATASET_NAMES and "svhn" not in registry.DATASETS
     assert set(registry.DATASETS) <= set(registry.DATASET_NAMES)
+
+
+def test_svhn_and_imagenet_default_to_the_authors_signed_unit_scaling():
+    # train_svhn_*.py: (x - 127.5) / 127.5; imagenet/model.py: x * 2/255 - 1.
+    assert "signed_unit" in registry.PREPROCESSES
+    for name in ("svhn_cropped", "imagenet2012"):
+        assert registry.DATASETS[name].default_preprocess == "signed_unit"
+    assert data.output_range("signed_unit") == (-1.0, 1.0)
+    pixels = np.array([0, 1, 127, 128, 254, 255], np.uint8).reshape(1, 6, 1, 1)
+    np.testing.assert_allclose(
+        data.preprocess_array(pixels, registry.DATASETS["svhn_cropped"].default_preprocess),
+        pixels * (2.0 / 255.0) - 1.0, rtol=0, atol=1e-7,
+    )
+    assert registry.DATASETS["cifar10"].default_preprocess == "symmetric"
+
+
+def test_a_config_may_name_signed_unit_and_data_facts_pass_it_on():
+    config = load_config("svhn_feature_matching")
+    config.data.preprocess = "signed_unit"
+    config_lib.validate_config(config)
+    assert registry.data_facts(config).preprocess == "signed_unit"
+    config = load_config("cifar10_feature_matching")
+    config.data.preprocess = "signed_unit"
+    config_lib.validate_config(config)
+    assert registry.data_facts(config).preprocess == "signed_unit"
 
 
 def test_the_data_module_reads_its_dataset_facts_from_the_registry():

@@ -54,13 +54,14 @@ def seed_stream(seed):
         index += 1
 
 
-def deconv_generator(latent_dim, base_size, widths, channels, output_init_scale, name="generator"):
+def deconv_generator(latent_dim, base_size, widths, channels, output_init_scale, name="generator",
+                     output_data_init=True):
     """The authors' convolutional generator shape.
 
     z -> Dense base_size x base_size x 512 (no bias) + BN (shift only) + ReLU -> one
     deconv 5x5/2 + BN + ReLU per entry of `widths` -> deconv 5x5/2 `channels`,
-    weight-normalized (trainable scale, data init to std `output_init_scale`), tanh.
-    Kernels N(0, 0.05). Output in [-1, 1].
+    weight-normalized (trainable scale, data init to std `output_init_scale` unless
+    `output_data_init=False`), tanh. Kernels N(0, 0.05). Output in [-1, 1].
     """
     normal = keras.initializers.RandomNormal(stddev=0.05)
     z = keras.Input((latent_dim,), name="z")
@@ -79,6 +80,7 @@ def deconv_generator(latent_dim, base_size, widths, channels, output_init_scale,
         keras.layers.Conv2DTranspose(
             channels, 5, strides=2, padding="same", activation="tanh", kernel_initializer=normal
         ),
+        data_init=output_data_init,
         train_g=True,
         init_scale=output_init_scale,
         name="output",

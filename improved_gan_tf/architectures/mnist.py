@@ -82,12 +82,15 @@ def mnist_conv_generator(latent_dim=LATENT_DIM, name="generator"):
     """Convolutional G of the MNIST minibatch-discrimination model.
 
     z ~ U(0,1)^100 -> Dense 7x7x512 + BN + ReLU -> deconv 5x5/2 256 (14x14) + BN + ReLU
-    -> deconv 5x5/2 1 (28x28), weight-normalized (trainable scale, data init), tanh.
+    -> deconv 5x5/2 1 (28x28), weight-normalized (trainable scale, g = 1, b = 0: not
+    data-initialized, as the script initializes only D,
+    `ll.get_output(disc_layers[-1], x_lab, init=True)`), tanh.
     The authors' script chains 4 -> 8 -> 16 -> 28, which is not a valid stride-2
     transposed-convolution chain; this keeps the kernel sizes, widths and
     normalization and starts from 7x7 instead. Output in [-1, 1], (batch, 28, 28, 1).
     """
-    return deconv_generator(latent_dim, 7, (256,), 1, output_init_scale=1.0, name=name)
+    return deconv_generator(latent_dim, 7, (256,), 1, output_init_scale=1.0, name=name,
+                            output_data_init=False)
 
 
 def mnist_conv_discriminator(num_classes=10, minibatch_kernels=100, seed=None, name="discriminator"):
@@ -95,7 +98,9 @@ def mnist_conv_discriminator(num_classes=10, minibatch_kernels=100, seed=None, n
     `train_mnist_minibatch.py`): Gaussian noise 0.2, weight-normalized 3x3 convs
     96 (pad 3), 96, 96/2, dropout 0.5, 192, 192, 192/2, dropout 0.5, 192 valid,
     NIN 192, NIN 192, LeakyReLU 0.2, global average pool (layer "features"),
-    minibatch discrimination (100 kernels of 5), weight-normalized Dense.
+    minibatch discrimination (100 kernels of 5, T's direction N(0, 0.1): 2b81a18's
+    `nn.MMDLayer(theta=Normal(0.1))`, where the later `nn.MinibatchLayer` has 0.05),
+    weight-normalized Dense.
     """
     seeds = seed_stream(seed)
     x = keras.Input((28, 28, 1), name="images")
@@ -104,7 +109,11 @@ def mnist_conv_discriminator(num_classes=10, minibatch_kernels=100, seed=None, n
     h = conv_trunk(h, 96, 192, seeds, first_padding="valid")
     h = keras.layers.GlobalAveragePooling2D(name=FEATURE_LAYER)(h)
     if minibatch_kernels:
-        h = MinibatchDiscrimination(minibatch_kernels, 5, name="minibatch_discrimination")(h)
+        h = MinibatchDiscrimination(
+            minibatch_kernels, 5,
+            theta_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=next(seeds)),
+            name="minibatch_discrimination",
+        )(h)
     logits = WeightNormalization(
         keras.layers.Dense(num_classes, kernel_initializer=keras.initializers.RandomNormal(stddev=0.05)),
         train_g=True,

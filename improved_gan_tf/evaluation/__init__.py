@@ -1,9 +1,17 @@
-"""Evaluation of generators: Inception Score, FID, a dataset classifier score, Parzen.
+"""Evaluation of generators: Inception Score, FID, KID, a dataset classifier score, Parzen.
 
-- `inception_score`, `frechet_distance`, `fid_from_activations`: pure NumPy metrics on
-  class probabilities and feature activations (float64).
-- `InceptionScorer`: Inception-v3 (Keras ImageNet weights, or the paper's 2015
-  `classify_image_graph_def.pb`) over image sets, giving the Inception Score and FID.
+- `inception_score`, `frechet_distance`, `fid_from_activations`,
+  `kernel_inception_distance`: pure NumPy metrics on class probabilities and feature
+  activations (float64), computed as the reference implementations do (the authors'
+  scorer or torch-fidelity for the IS, TTUR for the FID, torch-fidelity for the KID).
+- `save_statistics`, `load_statistics`, `dataset_statistics`: FID reference statistics
+  in TTUR's `.npz` layout, exchangeable with TTUR, pytorch-fid and clean-fid.
+- `InceptionScorer`: Inception-v3 (the paper's 2015 `classify_image_graph_def.pb`, whose
+  numbers are comparable with published ones, or Keras ImageNet weights, whose are not)
+  over image sets, batch by batch, giving the Inception Score and FID with a metric card.
+- `ScoreCallback`: a Keras callback scoring `model.generator` every N epochs.
+- `verify_inception`: checks a local copy of the 2015 graph against published figures.
+- `check_graph_def`: the op-type allowlist a GraphDef passes before it is imported.
 - `classifier_score`, `classifier_frechet_distance`, `train_dataset_classifier`, ...:
   the same formulas with a small CNN trained on MNIST-like data, where Inception-v3 is
   meaningless (`improved-gan classifier train --dataset mnist ...`).
@@ -20,8 +28,19 @@ from improved_gan_tf.evaluation.dataset_classifier import (
     real_data_classifier_score,
     train_dataset_classifier,
 )
-from improved_gan_tf.evaluation.inception import InceptionScorer, MissingWeightsError
+from improved_gan_tf.evaluation.errors import (
+    MetricInputError,
+    MissingWeightsError,
+    SmallSampleWarning,
+    StatisticsFileError,
+    UnsafeGraphError,
+    WeightsFileError,
+)
+from improved_gan_tf.evaluation.graph_check import ALLOWED_GRAPH_OPS, check_graph_def
+from improved_gan_tf.evaluation.inception import InceptionScorer
+from improved_gan_tf.evaluation.kid import kernel_inception_distance
 from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
     RunningStatistics,
     activation_statistics,
     fid_from_activations,
@@ -34,25 +53,60 @@ from improved_gan_tf.evaluation.parzen import (
     parzen_log_likelihood,
     select_parzen_sigma,
 )
+from improved_gan_tf.evaluation.statistics import (
+    dataset_statistics,
+    file_sha256,
+    load_statistics,
+    save_statistics,
+    statistics_sha256,
+)
+from improved_gan_tf.evaluation.verification import PUBLISHED_FIGURES, verify_inception
 
 __all__ = [
+    "ALLOWED_GRAPH_OPS",
     "InceptionScorer",
+    "MetricInputError",
     "MissingWeightsError",
+    "PUBLISHED_FIGURES",
+    "RunningInceptionScore",
     "RunningStatistics",
+    "ScoreCallback",
+    "SmallSampleWarning",
+    "StatisticsFileError",
+    "UnsafeGraphError",
+    "WeightsFileError",
     "activation_statistics",
     "build_dataset_classifier",
+    "check_graph_def",
     "classifier_frechet_distance",
     "classifier_predict",
     "classifier_score",
+    "dataset_statistics",
     "fid_from_activations",
+    "file_sha256",
     "frechet_distance",
     "inception_score",
+    "kernel_inception_distance",
     "load_dataset_classifier",
     "load_dataset_split",
+    "load_statistics",
     "mnist_parzen_protocol",
     "parzen_log_densities",
     "parzen_log_likelihood",
     "real_data_classifier_score",
+    "save_statistics",
     "select_parzen_sigma",
+    "statistics_sha256",
     "train_dataset_classifier",
+    "verify_inception",
 ]
+
+
+def __getattr__(name):
+    # ScoreCallback subclasses a Keras class; importing it lazily keeps
+    # `import improved_gan_tf.evaluation` free of Keras and TensorFlow.
+    if name == "ScoreCallback":
+        from improved_gan_tf.evaluation.callback import ScoreCallback
+
+        return ScoreCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

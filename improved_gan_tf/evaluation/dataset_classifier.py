@@ -35,7 +35,6 @@ import time
 import numpy as np
 
 from improved_gan_tf import registry
-from improved_gan_tf.evaluation import _idx
 from improved_gan_tf.evaluation._images import to_pixel_range
 from improved_gan_tf.evaluation.metrics import fid_from_activations, inception_score
 from improved_gan_tf.fileio import atomic_write_text
@@ -88,15 +87,16 @@ def load_dataset_split(dataset: str, data_dir, split: str) -> tuple[np.ndarray, 
         `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`,
         `t10k-labels-idx1-ubyte.gz`; uncompressed names work too).
       split: "train" or "test".
+
+    Raises:
+      ValueError: unknown dataset or split.
+      improved_gan_tf.data.DatasetNotFoundError: the directory or a file is missing.
+      improved_gan_tf.data.DataFileError: a file is damaged (the message names it).
     """
     _check_dataset(dataset)
-    images, labels = _idx.load_mnist_like(data_dir, split)
-    shape, _ = DATASETS[dataset]
-    if images.shape[1:] != shape[:2]:
-        raise ValueError(
-            f"{data_dir}: {dataset} images should be {shape[:2]}; got {images.shape[1:]}"
-        )
-    return images[..., None], labels
+    from improved_gan_tf.data import files as data_files  # Lazily: the data package loads TF.
+
+    return data_files.load_local_arrays(dataset, split, data_dir)
 
 
 def build_dataset_classifier(

@@ -1,113 +1,68 @@
-"""The bundled Inception-v3 scorer: Inception Score and FID of image sets.
+"""The Inception-v3 scorer: Inception Score and FID of image sets, with a metric card.
 
-`InceptionScorer` runs one of two networks over images and returns, per image, the
-class probabilities (for the Inception Score) and the pool features (for the FID):
+`InceptionScorer` runs one of two networks (`inception_networks.py`) over images, batch
+by batch, and returns the Inception Score, the FID statistics, the FID against a
+reference, and a metric card saying how the numbers were computed:
 
-* Keras's `InceptionV3` (the default): ImageNet weights from a file the user gives,
-  from the Keras cache (`~/.keras/models/`, or `$KERAS_HOME/models/`), or downloaded
-  by Keras when the network is reachable. 1000-way softmax, 2048-d `avg_pool` features.
-  Images in [0, 255] are resized bilinearly to 299x299 and scaled to [-1, 1].
-* The 2015-12-05 TensorFlow graph the paper's numbers come from,
-  `classify_image_graph_def.pb` (in `inception-2015-12-05.tgz`), imported as a
-  GraphDef: images in [0, 255] of any size are fed to its `ExpandDims:0` input (the
-  graph resizes to 299x299 and normalises itself), features are `pool_3` (2048-d) and
-  the probabilities are softmax(pool_3 @ W) with W the weights of
-  `softmax/logits/MatMul` and no bias, a 1008-way softmax, exactly as the authors'
-  `inception_score/model.py` computes them.
+* the 2015-12-05 TensorFlow graph `classify_image_graph_def.pb` the paper's numbers
+  (and TTUR's FIDs) come from: pass its path. Its scores are comparable with published
+  ones; the card carries the file's SHA-256 so a reader can check it is the original.
+* Keras's `InceptionV3` (the default, "imagenet"): other weights; its scores are NOT
+  comparable with published numbers, and the card says so.
 
-The two networks are different trainings of Inception-v3: scores from the Keras
-weights are not numerically the paper's (11.24 +- .12 for real CIFAR-10 with the 2015
-graph). Use the GraphDef where comparability with published numbers matters.
+Memory stays bounded for any number of images: images arrive as an array or an iterable
+of batches (e.g. a generator sampling a GAN), the FID statistics accumulate in float64
+(`RunningStatistics`) and, when the number of images is known (an array, or
+`num_images`), so does the Inception Score split by split (`RunningInceptionScore`);
+only for an iterable of unknown length are the class probabilities kept (N x K float32:
+200 MB for 50,000 images and 1008 classes).
 """
 from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 
 from improved_gan_tf.evaluation._images import to_pixel_range
+from improved_gan_tf.evaluation.errors import (
+    MetricInputError,
+    MissingWeightsError,
+    SmallSampleWarning,
+)
+from improved_gan_tf.evaluation.inception_networks import (
+    GRAPH_DEF_ARCHIVE_URL,
+    GRAPH_DEF_FILE,
+    KERAS_WEIGHTS_FILE,
+    KERAS_WEIGHTS_URL,
+    GraphDefInception,
+    KerasInception,
+    read_graph_def,
+    resolve_keras_weights,
+)
+from improved_gan_tf.evaluation.kid import kernel_inception_distance
 from improved_gan_tf.evaluation.metrics import (
+    RunningInceptionScore,
     RunningStatistics,
     frechet_distance,
     inception_score,
 )
+from improved_gan_tf.evaluation.statistics import (
+    file_sha256,
+    load_statistics,
+    statistics_sha256,
+)
 
 __all__ = [
+    "GRAPH_DEF_ARCHIVE_URL",
+    "GRAPH_DEF_FILE",
     "InceptionScorer",
     "KERAS_WEIGHTS_FILE",
     "KERAS_WEIGHTS_URL",
-    "GRAPH_DEF_FILE",
     "MissingWeightsError",
 ]
-
-KERAS_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-KERAS_WEIGHTS_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-    + KERAS_WEIGHTS_FILE
-)
-KERAS_WEIGHTS_MD5 = "9a0d58056eeedaa3f26cb7ebd46da564"
-GRAPH_DEF_FILE = "classify_image_graph_def.pb"
-GRAPH_DEF_ARCHIVE_URL = (
-    "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
-)
-# Tensor names in the 2015 graph, as used by the authors' scorer.
-GRAPH_INPUT = "ExpandDims:0"
-GRAPH_POOL = "pool_3:0"
-GRAPH_LOGITS_MATMUL = "softmax/logits/MatMul"
-
-IMAGE_SIZE = 299
-
-
-class MissingWeightsError(FileNotFoundError):
-    """The Inception weights are neither at the given path, in the cache, nor downloadable."""
-
-
-def _default_cache_dir() -> pathlib.Path:
-    return pathlib.Path(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")))
-
-
-def _resolve_keras_weights(weights, cache_dir, allow_download: bool) -> pathlib.Path:
-    """Finds the ImageNet `.h5` file: explicit path, then cache, then Keras download."""
-    if weights != "imagenet":
-        path = pathlib.Path(weights).expanduser()
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"Inception-v3 weights file {path} does not exist; pass the path of "
-                f"{KERAS_WEIGHTS_FILE} (from {KERAS_WEIGHTS_URL}) or of the 2015 graph "
-                f"{GRAPH_DEF_FILE}"
-            )
-        return path
-    cache_dir = pathlib.Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    candidates = [cache_dir / "models" / KERAS_WEIGHTS_FILE]
-    if cache_dir != pathlib.Path("/tmp/.keras"):
-        # Keras falls back to /tmp/.keras when the cache directory is not writable.
-        candidates.append(pathlib.Path("/tmp/.keras/models") / KERAS_WEIGHTS_FILE)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    message = (
-        f"Inception-v3 ImageNet weights {KERAS_WEIGHTS_FILE} not found in "
-        f"{candidates[0].parent}. Download {KERAS_WEIGHTS_URL} on a machine with "
-        f"network access and put it at {candidates[0]}, or pass its path as "
-        "InceptionScorer(weights=PATH)."
-    )
-    if not allow_download:
-        raise MissingWeightsError(message + " (downloading is disabled)")
-    import keras
-
-    try:
-        path = keras.utils.get_file(
-            KERAS_WEIGHTS_FILE,
-            KERAS_WEIGHTS_URL,
-            cache_dir=str(cache_dir),
-            cache_subdir="models",
-            file_hash=KERAS_WEIGHTS_MD5,
-        )
-    except Exception as err:  # noqa: BLE001 - any download failure means "offline"
-        raise MissingWeightsError(f"{message} (download failed: {err})") from err
-    return pathlib.Path(path)
 
 
 def _as_batches(images, batch_size: int):
@@ -139,7 +94,7 @@ def _to_rgb(batch: np.ndarray) -> np.ndarray:
     if batch.ndim == 3:
         batch = batch[..., None]
     if batch.ndim != 4 or batch.shape[-1] not in (1, 3):
-        raise ValueError(
+        raise MetricInputError(
             "images must have shape (N, H, W), (N, H, W, 1) or (N, H, W, 3); got a "
             f"batch of shape {batch.shape}"
         )
@@ -148,108 +103,12 @@ def _to_rgb(batch: np.ndarray) -> np.ndarray:
     return batch
 
 
-class _KerasInception:
-    """Keras InceptionV3 with (softmax, avg_pool) outputs and in-graph preprocessing."""
-
-    num_classes = 1000
-    feature_dim = 2048
-
-    def __init__(self, weights_path, seed):
-        import keras
-        import tensorflow as tf
-
-        if weights_path is None and seed is not None:
-            keras.utils.set_random_seed(seed)
-        base = keras.applications.InceptionV3(weights=None, include_top=True)
-        if weights_path is not None:
-            try:
-                base.load_weights(str(weights_path))
-            except Exception as err:
-                raise ValueError(
-                    f"could not load Inception-v3 weights from {weights_path}: {err}. "
-                    f"Expected the Keras ImageNet file {KERAS_WEIGHTS_FILE} (with top)."
-                ) from err
-        self.model = keras.Model(
-            base.input,
-            [base.get_layer("predictions").output, base.get_layer("avg_pool").output],
-        )
-
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-            reduce_retracing=True,
-        )
-        def run(images):
-            x = tf.image.resize(images, (IMAGE_SIZE, IMAGE_SIZE), method="bilinear")
-            x = x / 127.5 - 1.0
-            probs, feats = self.model(x, training=False)
-            return probs, feats
-
-        self._run = run
-
-    def __call__(self, batch):
-        probs, feats = self._run(batch)
-        return probs.numpy(), feats.numpy()
-
-
-class _GraphDefInception:
-    """The 2015 Inception graph (`classify_image_graph_def.pb`) imported as a GraphDef."""
-
-    def __init__(self, graph_def):
-        import tensorflow as tf
-
-        def _import(images):
-            tf.compat.v1.import_graph_def(
-                graph_def, input_map={GRAPH_INPUT: images}, name="inception"
-            )
-            graph = tf.compat.v1.get_default_graph()
-            try:
-                pool3 = graph.get_tensor_by_name("inception/" + GRAPH_POOL)
-                matmul = graph.get_operation_by_name("inception/" + GRAPH_LOGITS_MATMUL)
-            except KeyError as err:
-                raise ValueError(
-                    f"the GraphDef has no {GRAPH_POOL!r} tensor or "
-                    f"{GRAPH_LOGITS_MATMUL!r} op; is it the 2015 Inception graph "
-                    f"{GRAPH_DEF_FILE}? ({err})"
-                ) from err
-            weights = matmul.inputs[1]
-            feature_dim = weights.shape[0]
-            # pool_3 is (N, 1, 1, 2048); the authors squeeze it and multiply by the
-            # softmax weights without the bias (1008 classes).
-            feats = tf.reshape(pool3, [-1, feature_dim])
-            probs = tf.nn.softmax(tf.matmul(feats, weights))
-            return probs, feats
-
-        self._run = tf.compat.v1.wrap_function(
-            _import, [tf.TensorSpec([None, None, None, 3], tf.float32)]
-        )
-        probs_spec, feats_spec = self._run.structured_outputs
-        self.num_classes = probs_spec.shape[-1]
-        self.feature_dim = feats_spec.shape[-1]
-
-    def __call__(self, batch):
-        import tensorflow as tf
-
-        probs, feats = self._run(tf.constant(batch, tf.float32))
-        return probs.numpy(), feats.numpy()
-
-
-def _read_graph_def(source):
-    import tensorflow as tf
-
-    if isinstance(source, tf.compat.v1.GraphDef):
-        return source
-    path = pathlib.Path(source).expanduser()
-    if not path.is_file():
-        raise MissingWeightsError(
-            f"Inception GraphDef {path} does not exist; extract {GRAPH_DEF_FILE} from "
-            f"{GRAPH_DEF_ARCHIVE_URL} and pass its path"
-        )
-    graph_def = tf.compat.v1.GraphDef()
-    try:
-        graph_def.ParseFromString(path.read_bytes())
-    except Exception as err:  # protobuf's DecodeError
-        raise ValueError(f"{path} is not a serialized TensorFlow GraphDef: {err}") from err
-    return graph_def
+def _known_length(images, num_images):
+    if num_images is not None:
+        return int(num_images)
+    if isinstance(images, (list, tuple)) or hasattr(images, "shape"):
+        return len(images)
+    return None
 
 
 class InceptionScorer:
@@ -258,9 +117,8 @@ class InceptionScorer:
     Images are NumPy arrays `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)` (uint8 or
     float) with values in `value_range` (default [0, 255]), or an iterable of such
     batches (e.g. a generator that samples a GAN batch by batch). Grayscale is repeated
-    to 3 channels. Images are processed `batch_size` at a time; probabilities are kept
-    (N x K float32: 200 MB for 50,000 images) while the FID statistics are accumulated
-    on the fly, so 50,000 images need well under a few GB.
+    to 3 channels. Images are processed `batch_size` at a time; the network runs in
+    inference mode, so an image's features do not depend on its batch.
 
     Args:
       weights: where the network comes from:
@@ -268,25 +126,35 @@ class InceptionScorer:
           `cache_dir/models/inception_v3_weights_tf_dim_ordering_tf_kernels.h5`
           (`cache_dir` defaults to `$KERAS_HOME` or `~/.keras`), else downloaded by
           Keras if `allow_download` and the network is reachable; otherwise a
-          `MissingWeightsError` says which file to put where.
+          `MissingWeightsError` says which file to put where. Not comparable with
+          published numbers.
         - a path to that `.h5` file (or any weights file Keras InceptionV3 loads).
         - a path to the 2015 graph `classify_image_graph_def.pb` (suffix `.pb`), or a
-          `tf.compat.v1.GraphDef`: the paper's network (1008 classes, `pool_3`).
-        - None: randomly initialised Keras InceptionV3 (for tests; the numbers mean
-          nothing).
+          `tf.compat.v1.GraphDef`: the paper's network (1008 classes, `pool_3`),
+          checked for unsafe op types before it is imported.
+        - None: randomly initialised Keras InceptionV3 (for tests and benchmarks; the
+          numbers mean nothing).
       batch_size: images per forward pass.
       cache_dir: Keras cache directory to look in (see above).
       allow_download: whether "imagenet" may download through Keras.
       seed: seed for the random initialisation when `weights=None` (set through
         `keras.utils.set_random_seed`, which seeds Python, NumPy and TF globally).
       fid_method: how `frechet_distance` takes the matrix square root: "sqrtm"
-        (the TTUR reference computation, default) or "eigh" (faster; see there).
+        (the TTUR reference computation, default) or "eigh" (exact and faster).
       verbose: 1 shows a `keras.utils.Progbar`, 0 is silent.
 
-    Example:
-      scorer = InceptionScorer()                      # or InceptionScorer("…/classify_image_graph_def.pb")
-      result = scorer.score(samples, reference=real_images)
-      result["inception_score"], result["fid"]
+    Raises:
+      MissingWeightsError: if the weights or graph file is not found.
+      WeightsFileError: if the file is not loadable as the network.
+      UnsafeGraphError: if a GraphDef holds an op type an image classifier does not
+        need (`graph_check.ALLOWED_GRAPH_OPS`).
+
+    Examples:
+
+      scorer = InceptionScorer("/data/classify_image_graph_def.pb")
+      result = scorer.score(samples, reference="cifar10_train_stats.npz",
+                            reference_name="cifar10 train", reference_num_examples=50000)
+      result["inception_score"], result["fid"], result["card"]
     """
 
     def __init__(
@@ -300,10 +168,11 @@ class InceptionScorer:
         fid_method: str = "sqrtm",
         verbose: int = 1,
     ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise MetricInputError(f"batch_size must be an integer >= 1; got {batch_size!r}")
         if fid_method not in ("sqrtm", "eigh"):
-            raise ValueError(f"fid_method must be 'sqrtm' or 'eigh'; got {fid_method!r}")
+            raise MetricInputError(f"fid_method must be 'sqrtm' or 'eigh'; got {fid_method!r}")
         self.batch_size = int(batch_size)
         self.fid_method = fid_method
         self.verbose = verbose
@@ -313,14 +182,15 @@ class InceptionScorer:
             isinstance(weights, (str, os.PathLike)) and str(weights).endswith(".pb")
         ):
             self.source = "graph_def"
-            self._net = _GraphDefInception(_read_graph_def(weights))
+            graph_def, description, sha256 = read_graph_def(weights)
+            self._net = GraphDefInception(graph_def, source=description, sha256=sha256)
         else:
             self.source = "keras"
             path = (
                 None if weights is None
-                else _resolve_keras_weights(weights, cache_dir, allow_download)
+                else resolve_keras_weights(weights, cache_dir, allow_download)
             )
-            self._net = _KerasInception(path, seed)
+            self._net = KerasInception(path, seed)
         self.weights = weights
 
     @property
@@ -333,14 +203,15 @@ class InceptionScorer:
         """2048 for both networks."""
         return int(self._net.feature_dim)
 
+    def card(self) -> dict:
+        """The scorer's part of a metric card: network, weights and their SHA-256,
+        resize, logits variant, number of classes, feature layer, FID method."""
+        return {**self._net.card(), "batch_size": self.batch_size, "fid_method": self.fid_method}
+
     def _iterate(self, images, value_range, num_images):
         import keras
 
-        total = num_images
-        if total is None and (
-            isinstance(images, (list, tuple)) or hasattr(images, "shape")
-        ):
-            total = len(images)
+        total = _known_length(images, num_images)
         progbar = keras.utils.Progbar(total, unit_name="image") if self.verbose else None
         seen = 0
         for batch in _as_batches(images, self.batch_size):
@@ -353,63 +224,179 @@ class InceptionScorer:
                 progbar.update(seen)
             yield probs, feats
         if seen == 0:
-            raise ValueError("images is empty")
+            raise MetricInputError("images is empty")
         if progbar is not None and total is None:
             progbar.update(seen, finalize=True)
+
+    def _reference(self, reference, name, num_examples):
+        """`(mu, sigma, card entry)` of a reference given as statistics, file or images
+        (real images, in [0, 255] whatever the generated images' range)."""
+        entry = {"name": name, "num_examples": num_examples, "file": None, "file_sha256": None}
+        if isinstance(reference, (str, os.PathLike)):
+            mu, sigma = load_statistics(reference)
+            entry["file"] = str(pathlib.Path(reference))
+            entry["file_sha256"] = file_sha256(reference)
+        elif isinstance(reference, tuple) and len(reference) == 2:
+            mu, sigma = reference
+        else:
+            stats = RunningStatistics()
+            for _, f in self._iterate(reference, (0, 255), None):
+                stats.update(f)
+            mu, sigma = stats.result()
+            if num_examples is not None and num_examples != stats.count:
+                raise MetricInputError(
+                    f"reference_num_examples={num_examples} but the reference images "
+                    f"number {stats.count}"
+                )
+            entry["num_examples"] = stats.count
+        entry["sha256"] = statistics_sha256(mu, sigma)
+        return mu, sigma, entry
+
+    def _small_sample_warnings(self, num_images, reference_entry):
+        messages = []
+        counts = [("generated", num_images)]
+        if reference_entry is not None:
+            counts.append(("reference", reference_entry["num_examples"]))
+        for which, count in counts:
+            if count is not None and count < self.feature_dim:
+                message = (
+                    f"FID from {count} {which} samples, fewer than the {self.feature_dim} "
+                    "feature dimensions: the covariance estimate is singular and the FID "
+                    "is biased upwards; it is not comparable with 50,000-sample FIDs"
+                )
+                warnings.warn(message, SmallSampleWarning, stacklevel=3)
+                messages.append(message)
+        return messages
 
     def score(
         self,
         images,
         *,
         splits: int = 10,
+        shuffle_seed: int | None = None,
         reference=None,
+        reference_name: str | None = None,
+        reference_num_examples: int | None = None,
         value_range=(0, 255),
         num_images: int | None = None,
         return_features: bool = False,
+        kid_reference_features=None,
+        kid_options: dict | None = None,
     ) -> dict:
-        """Inception Score, FID statistics and (optionally) FID, in one pass.
+        """Inception Score, FID statistics, FID, KID and the metric card, in one pass.
 
         Args:
-          images: the images (see the class docstring).
-          splits: splits for the Inception Score.
-          reference: `None`, a `(mu, sigma)` pair (e.g. from `activation_statistics`
-            on real data, or loaded from an `.npz`), or real images to compute it from
-            (in [0, 255]).
-          value_range: range of `images`' values, e.g. `(-1, 1)` for tanh outputs.
-          num_images: length of an iterable `images`, for the progress bar.
-          return_features: also return the `(N, 2048)` features.
+          images: the images (see the class docstring): an array or an iterable of
+            batches, never concatenated.
+          splits: splits for the Inception Score (each needs at least 2 images).
+          shuffle_seed: None (the authors' convention: splits in the order given) or
+            the `RandomState` seed of a row permutation before splitting (2020 is
+            torch-fidelity's); see `metrics.inception_score`.
+          reference: what the FID compares with: `None` (no FID), a `(mu, sigma)`
+            pair, the path of a TTUR `.npz` statistics file (`load_statistics`), or
+            real images (array or iterable, in [0, 255]).
+          reference_name: the reference set's name for the card (e.g. "cifar10 train").
+          reference_num_examples: how many images the reference statistics come from,
+            for the card (counted when `reference` is images).
+          value_range: range of the images' values, e.g. `(-1, 1)` for tanh outputs.
+          num_images: length of an iterable `images`: it then shows in the progress
+            bar, `splits` is checked before any image is scored, and the Inception
+            Score accumulates without keeping the probabilities (an iterable of
+            another length is an error). Without it, the N x K float32
+            probabilities are kept (200 MB for 50,000 images and 1008 classes).
+          return_features: also return the `(N, 2048)` features (N x 2048 float32:
+            400 MB for 50,000 images).
+          kid_reference_features: `(M, 2048)` features of real images (e.g.
+            `scorer.predict(real)[1]`); when given, the generated features are kept
+            (as with `return_features`) and the KID is computed
+            (`kernel_inception_distance`).
+          kid_options: keyword arguments of `kernel_inception_distance`
+            (`num_subsets`, `subset_size`, `seed`); recorded in the card.
 
         Returns:
-          dict with `inception_score` `(mean, std)`, `mu`, `sigma`, `num_images`, and
-          `fid` when `reference` is given (and `features` if requested).
+          dict with `inception_score` `(mean, std)`, `mu`, `sigma`, `num_images`,
+          `fid` when `reference` is given, `kid` `(mean, std)` when
+          `kid_reference_features` is given, `features` if requested, and `card`: the
+          scorer's card (`card()`) plus `splits`, `shuffle_seed`, `num_samples`,
+          `value_range`, `reference` (`name`, `num_examples`, `sha256` of the
+          statistics, `file`, `file_sha256`) and `warnings` (the messages of any
+          `SmallSampleWarning` issued).
+
+        Raises:
+          MetricInputError: on empty or malformed images, too few images for
+            `splits`, or reference statistics that do not match the features.
+
+        Warns:
+          SmallSampleWarning: when the FID uses fewer samples (generated or
+            reference) than feature dimensions (2,048).
         """
-        probs, stats, feats = [], RunningStatistics(), []
+        known = _known_length(images, num_images)
+        if known is not None and isinstance(splits, (int, np.integer)) and known < 2 * splits:
+            raise MetricInputError(
+                f"{known} images are too few for splits={splits}: each split needs at "
+                f"least 2 images (N >= {2 * splits})"
+            )
+        keep_features = return_features or kid_reference_features is not None
+        ref_entry = None
+        if reference is not None:
+            ref_mu, ref_sigma, ref_entry = self._reference(
+                reference, reference_name, reference_num_examples
+            )
+        # With the number of images known, the Inception Score is accumulated split by
+        # split (RunningInceptionScore) and nothing grows with N; otherwise the
+        # probabilities (N x K float32) are kept until the count is known.
+        running = None if known is None else RunningInceptionScore(known, splits, shuffle_seed)
+        probs, stats, feats, count = [], RunningStatistics(), [], 0
         for p, f in self._iterate(images, value_range, num_images):
-            probs.append(p)
+            if running is not None:
+                running.update(p)
+            else:
+                probs.append(p)
             stats.update(f)
-            if return_features:
+            count += len(p)
+            if keep_features:
                 feats.append(f)
-        probs = np.concatenate(probs)
+        if running is not None:
+            score = running.result()
+        else:
+            score = inception_score(np.concatenate(probs), splits=splits, shuffle_seed=shuffle_seed)
         mu, sigma = stats.result()
         result = {
-            "inception_score": inception_score(probs, splits=splits),
+            "inception_score": score,
             "mu": mu,
             "sigma": sigma,
-            "num_images": int(len(probs)),
+            "num_images": int(count),
         }
+        messages = []
         if reference is not None:
-            ref_mu, ref_sigma = self._reference_statistics(reference)
+            messages = self._small_sample_warnings(count, ref_entry)
             result["fid"] = frechet_distance(
                 mu, sigma, ref_mu, ref_sigma, method=self.fid_method
             )
+        kid_entry = None
+        if kid_reference_features is not None:
+            options = dict(kid_options or {})
+            features = np.concatenate(feats)
+            result["kid"] = kernel_inception_distance(kid_reference_features, features, **options)
+            kid_entry = {"num_reference_features": int(len(kid_reference_features)),
+                         **{"num_subsets": 100, "subset_size": 1000, "seed": 0}, **options}
         if return_features:
             result["features"] = np.concatenate(feats)
+        result["card"] = {
+            **self.card(),
+            "splits": int(splits),
+            "shuffle_seed": shuffle_seed,
+            "split_convention": (
+                "authors (rows in the order given)" if shuffle_seed is None
+                else f"torch-fidelity (rows permuted by RandomState({shuffle_seed}))"
+            ),
+            "num_samples": int(count),
+            "value_range": [float(v) for v in value_range],
+            "reference": ref_entry,
+            "kid": kid_entry,
+            "warnings": messages,
+        }
         return result
-
-    def _reference_statistics(self, reference):
-        if isinstance(reference, tuple) and len(reference) == 2:
-            return reference
-        return self.activation_statistics(reference)
 
     def predict(self, images, *, value_range=(0, 255), num_images=None):
         """Returns `(probabilities (N, K), features (N, 2048))` as float32 arrays."""
@@ -419,13 +406,19 @@ class InceptionScorer:
             feats.append(f)
         return np.concatenate(probs), np.concatenate(feats)
 
-    def inception_score(self, images, *, splits: int = 10, value_range=(0, 255),
-                        num_images=None) -> tuple[float, float]:
+    def inception_score(self, images, *, splits: int = 10, shuffle_seed: int | None = None,
+                        value_range=(0, 255), num_images=None) -> tuple[float, float]:
         """`(mean, std)` Inception Score of `images`; see `metrics.inception_score`."""
+        known = _known_length(images, num_images)
+        if known is not None:
+            running = RunningInceptionScore(known, splits, shuffle_seed)
+            for p, _ in self._iterate(images, value_range, num_images):
+                running.update(p)
+            return running.result()
         probs = np.concatenate(
             [p for p, _ in self._iterate(images, value_range, num_images)]
         )
-        return inception_score(probs, splits=splits)
+        return inception_score(probs, splits=splits, shuffle_seed=shuffle_seed)
 
     def activation_statistics(self, images, *, value_range=(0, 255), num_images=None):
         """`(mu, sigma)` of the pool features, accumulated batch by batch (float64)."""
@@ -435,9 +428,12 @@ class InceptionScorer:
         return stats.result()
 
     def fid(self, images, reference, *, value_range=(0, 255), num_images=None) -> float:
-        """FID between `images` and `reference` (images in [0, 255] or `(mu, sigma)`)."""
-        mu, sigma = self.activation_statistics(
-            images, value_range=value_range, num_images=num_images
-        )
-        ref_mu, ref_sigma = self._reference_statistics(reference)
+        """FID between `images` and `reference` (`(mu, sigma)`, an `.npz` path, or
+        real images in [0, 255]); warns like `score` on small samples."""
+        ref_mu, ref_sigma, entry = self._reference(reference, None, None)
+        stats = RunningStatistics()
+        for _, f in self._iterate(images, value_range, num_images):
+            stats.update(f)
+        self._small_sample_warnings(stats.count, entry)
+        mu, sigma = stats.result()
         return frechet_distance(mu, sigma, ref_mu, ref_sigma, method=self.fid_method)

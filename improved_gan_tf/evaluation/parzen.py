@@ -174,8 +174,13 @@ def mnist_parzen_protocol(
     Returns:
       dict with `log_likelihood`, `standard_error`, `sigma`, `sigmas`,
       `validation_log_likelihoods`, `num_samples`, `num_test`.
+
+    Raises:
+      ValueError: samples that are not 784 values each, or a bad `value_range`.
+      improved_gan_tf.data.DatasetNotFoundError: `data_dir` or an IDX file is missing.
+      improved_gan_tf.data.DataFileError: an IDX file is damaged (the message names it).
     """
-    from improved_gan_tf.evaluation import _idx
+    from improved_gan_tf.data import files as data_files  # Lazily: the data package loads TF.
 
     low, high = (float(v) for v in value_range)
     if not high > low:
@@ -186,8 +191,8 @@ def mnist_parzen_protocol(
         raise ValueError(
             f"samples must be 28x28 MNIST images (784 values); got {s.shape[1]} per row"
         )
-    train, _ = _idx.load_mnist_like(data_dir, "train")
-    test, _ = _idx.load_mnist_like(data_dir, "test")
+    train, _ = data_files.load_local_arrays("mnist", "train", data_dir)
+    test, _ = data_files.load_local_arrays("mnist", "test", data_dir)
     valid = train[50000:50000 + num_validation].reshape(-1, 784) / 255.0
     test = (test if num_test is None else test[:num_test]).reshape(-1, 784) / 255.0
     sigma, valid_lls = select_parzen_sigma(s, valid, sigmas, batch_size=batch_size)

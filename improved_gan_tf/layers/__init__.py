@@ -1,5 +1,8 @@
 """Keras 3 layers for the techniques of "Improved Techniques for Training GANs"."""
 
+from improved_gan_tf.layers.cross_batch_normalization import CrossBatchNormalization
+from improved_gan_tf.layers.joint_minibatch_features import JointMinibatchFeatures
+from improved_gan_tf.layers.k_plus_one_dense import KPlusOneDense
 from improved_gan_tf.layers.minibatch_discrimination import MinibatchDiscrimination
 from improved_gan_tf.layers.noise import Dropout
 from improved_gan_tf.layers.noise import GaussianNoise
@@ -8,8 +11,11 @@ from improved_gan_tf.layers.virtual_batch_normalization import VirtualBatchNorma
 from improved_gan_tf.layers.weight_normalization import WeightNormalization
 
 __all__ = [
+    "CrossBatchNormalization",
     "Dropout",
     "GaussianNoise",
+    "JointMinibatchFeatures",
+    "KPlusOneDense",
     "MinibatchDiscrimination",
     "ReferenceBatchGenerator",
     "VirtualBatchNormalization",
