@@ -57,14 +57,6 @@ USER_ERROR_EXIT_STATUS = 2
 # ENOSPC) are reported the same way: none of them is a bug of the program.
 USER_ERRORS: tuple[type[BaseException], ...] = (UserInputError, app.UsageError, OSError)
 
-# Library errors that are the user's input but derive from `ValueError` only (module,
-# class name). They are matched only when their module is already imported, so
-# listing one costs no import (`data` imports TensorFlow). Once such an error derives
-# from `UserInputError` its entry here is redundant and can go.
-_LIBRARY_USER_ERRORS: tuple[tuple[str, str], ...] = (
-    ("improved_gan_tf.data", "DataFileError"),
-)
-
 HELP_FLAGS = ("-h", "--help", "-help", "--helpshort", "--helpfull")
 
 VERBOSE_HELP = "On a user error, also print the Python traceback."
@@ -81,17 +73,6 @@ def fail(program: str, error: BaseException | str, status: int = USER_ERROR_EXIT
     message = error if isinstance(error, str) else one_line(error)
     print(f"{program}: {message}", file=sys.stderr, flush=True)
     sys.exit(status)
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """`USER_ERRORS` and the loaded library errors of `_LIBRARY_USER_ERRORS`."""
-    extra = []
-    for module_name, class_name in _LIBRARY_USER_ERRORS:
-        module = sys.modules.get(module_name)
-        error_type = getattr(module, class_name, None) if module is not None else None
-        if isinstance(error_type, type) and issubclass(error_type, BaseException):
-            extra.append(error_type)
-    return USER_ERRORS + tuple(extra)
 
 
 def wants_help(argv: Sequence[str]) -> bool:
@@ -205,7 +186,7 @@ def run_command(
         remaining = parse_flags(argv, flag_values)
         verbose = (flags.FLAGS if flag_values is None else flag_values)["verbose"].value
         status = main(remaining)
-    except user_error_types() as error:
+    except USER_ERRORS as error:
         if verbose:
             traceback.print_exc()
         fail(program, error)
