@@ -1,6 +1,7 @@
 """Runs `improved-gan` as a user does: a subprocess, judged by its exit status and stderr."""
 
 import dataclasses
+import gzip
 import os
 import pathlib
 import re
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 
 # What TensorFlow's C++ runtime and Python libraries log on their own, before and while
 # a command runs (not the command's own output): kept apart from the command's lines.
@@ -61,3 +63,17 @@ def improved_gan(tmp_path):
         return Completed(process.returncode, process.stdout, process.stderr)
 
     return run
+
+
+@pytest.fixture
+def damaged_mnist(tmp_path):
+    """A copy of the MNIST directory whose training images' gzip stream ends early."""
+    damaged = tmp_path / "damaged_mnist"
+    damaged.mkdir()
+    for path in MNIST.glob("*.gz"):
+        (damaged / path.name).write_bytes(path.read_bytes())
+    images = damaged / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:5000])
+    with pytest.raises(EOFError):
+        gzip.decompress(images.read_bytes())
+    return damaged
