@@ -53,47 +53,46 @@ Classifier SavedModel (`export_classifier`, semi-supervised K+1 models):
 
 Exports are deterministic (exporting the same weights twice gives byte-identical
 `variables/` files), refuse to replace an existing version unless
-`overwrite=True`, and are written to a hidden temporary directory next to the
-target (a name TF Serving ignores) that is renamed into place when complete, so a
-crashed export never leaves a half-written version where the server looks.
-(`overwrite=True` renames the old version away just before renaming the new one
-in; a server polling in that instant may briefly see the version missing.)
+`overwrite=True`, and are written to hidden directories that are renamed into place
+when complete (`export_dirs.write_versions`), so a crashed export never leaves a
+half-written version where the server looks, and `export_run` writes a run's
+generator and classifier together or not at all.
 
 Python API: `export_generator(gan_or_generator, export_dir, ...)`,
 `export_classifier(gan, export_dir, ...)` on in-memory models, and
 `export_run(workdir, export_base, version=None, overwrite=False)` on a run
 directory of `improved-gan train` (restored with `training.restore_models`).
-Command line (`run`):
-
-    improved-gan export --workdir RUN_DIR --output EXPORT_BASE [--version N] [--overwrite]
+Command line: `improved-gan export` (`improved_gan_tf.cli.export`).
 """
 
-import argparse
 import contextlib
-import json
-import os
 import pathlib
-import re
-import shutil
-import sys
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from improved_gan_tf import data as data_lib
 from improved_gan_tf import registry
+from improved_gan_tf.errors import UserInputError
+from improved_gan_tf.export_dirs import ExportExistsError
+from improved_gan_tf.export_dirs import ExportNameError
+from improved_gan_tf.export_dirs import check_model_name
+from improved_gan_tf.export_dirs import next_version as _next_version
+from improved_gan_tf.export_dirs import write_versions
 from improved_gan_tf.registry import LATENT_DISTRIBUTIONS
 
 __all__ = [
     "CLASSIFIER_MODEL_NAME",
+    "CheckpointError",
+    "ExportExistsError",
+    "ExportNameError",
     "GENERATOR_MODEL_NAME",
+    "RunDirectoryError",
     "export_classifier",
     "export_generator",
     "export_run",
     "infer_output_range",
     "next_version",
-    "run",
     "sample_signature_latents",
 ]
 
@@ -101,7 +100,20 @@ GENERATOR_MODEL_NAME = "generator"
 CLASSIFIER_MODEL_NAME = "classifier"
 
 _OUTPUT_RANGES = ("unit", "symmetric")
-_VERSION_PATTERN = re.compile(r"^[0-9]+$")
+
+
+class RunDirectoryError(UserInputError, FileNotFoundError):
+    """The run directory is missing, or holds no config.json or no (such) checkpoint."""
+
+
+class CheckpointError(UserInputError, ValueError):
+    """The run's checkpoint cannot be read back (truncated or corrupt files)."""
+
+
+def next_version(export_base, model_names=(GENERATOR_MODEL_NAME, CLASSIFIER_MODEL_NAME)):
+    """1 + the largest version found under `EXPORT_BASE/<name>/` for any of `model_names`
+    (1 when there is none), so a run's generator and classifier share a version."""
+    return _next_version(export_base, model_names)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -190,84 +202,6 @@ def _generator_image_shape(generator, latent_dim, image_shape):
     raise ValueError(
         f"Generator '{generator.name}' outputs shape {output_shape}; pass image_shape=(H, W, C)."
     )
-
-
-def _check_version_dir(export_dir):
-    name = pathlib.Path(export_dir).name
-    if not _VERSION_PATTERN.match(name) or int(name) < 1:
-        raise ValueError(
-            f"export_dir must end in a positive integer version directory "
-            f"(EXPORT_BASE/<model_name>/<version>, what TF Serving polls). Received: {export_dir}"
-        )
-
-
-def next_version(export_base, model_names=(GENERATOR_MODEL_NAME, CLASSIFIER_MODEL_NAME)):
-    """1 + the largest version found under `EXPORT_BASE/<name>/` for any of `model_names`
-    (1 when there is none), so a run's generator and classifier share a version."""
-    latest = 0
-    for name in model_names:
-        directory = pathlib.Path(export_base) / name
-        if directory.is_dir():
-            for entry in directory.iterdir():
-                if entry.is_dir() and _VERSION_PATTERN.match(entry.name):
-                    latest = max(latest, int(entry.name))
-    return latest + 1
-
-
-def _make_readable(root):
-    """`mkdtemp` creates 0700 directories; a server running as another user must read them."""
-    for directory, _, files in os.walk(root):
-        os.chmod(directory, 0o755)
-        for name in files:
-            os.chmod(os.path.join(directory, name), 0o644)
-
-
-def _fsync_tree(root):
-    for directory, _, files in os.walk(root):
-        for name in files:
-            with open(os.path.join(directory, name), "rb") as handle:
-                os.fsync(handle.fileno())
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def _write_atomically(write, export_dir, overwrite):
-    """Runs `write(tmp_dir)` in a hidden sibling directory, then renames it to `export_dir`."""
-    export_dir = pathlib.Path(export_dir).absolute()
-    _check_version_dir(export_dir)
-    if export_dir.exists() and not overwrite:
-        raise FileExistsError(
-            f"{export_dir} already exists; choose another version or pass overwrite=True "
-            "(--overwrite)."
-        )
-    export_dir.parent.mkdir(parents=True, exist_ok=True)
-    # A leading dot and a non-numeric name: TF Serving ignores it while it is written.
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.tmp-", dir=export_dir.parent))
-    old = None
-    try:
-        write(str(tmp))
-        _make_readable(tmp)
-        _fsync_tree(tmp)
-        if export_dir.exists():
-            if not overwrite:  # another export created it meanwhile
-                raise FileExistsError(f"{export_dir} appeared while exporting; not replacing it.")
-            old = pathlib.Path(
-                tempfile.mkdtemp(prefix=f".{export_dir.name}.old-", dir=export_dir.parent)
-            )
-            os.rmdir(old)
-            os.rename(export_dir, old)
-        os.rename(tmp, export_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not export_dir.exists():
-            os.rename(old, export_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return export_dir
 
 
 def _save_signatures(path, endpoints, model_variables):
@@ -383,6 +317,17 @@ def export_generator(
     Returns:
         The `pathlib.Path` of the written version directory.
     """
+    write = _generator_writer(
+        gan_or_generator, latent_dim=latent_dim, latent_distribution=latent_distribution,
+        output_range=output_range, image_shape=image_shape, max_samples=max_samples,
+    )
+    return write_versions({export_dir: write}, overwrite)[0]
+
+
+def _generator_writer(
+    gan_or_generator, *, latent_dim, latent_distribution, output_range, image_shape, max_samples
+):
+    """Checks the generator and returns `write(path)`, which saves its SavedModel."""
     gan = gan_or_generator if hasattr(gan_or_generator, "discriminator") else None
     generator = gan.generator if gan is not None else gan_or_generator
     if not generator.built:
@@ -447,7 +392,7 @@ def export_generator(
             generator.variables,
         )
 
-    return _write_atomically(write, export_dir, overwrite)
+    return write
 
 
 # ----------------------------------------------------------------------------- classifier
@@ -504,6 +449,15 @@ def export_classifier(
     Returns:
         The `pathlib.Path` of the written version directory.
     """
+    write = _classifier_writer(
+        gan, dataset=dataset, image_shape=image_shape, preprocess=preprocess,
+        use_averaged_weights=use_averaged_weights,
+    )
+    return write_versions({export_dir: write}, overwrite)[0]
+
+
+def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_weights):
+    """Checks the GAN's discriminator and returns `write(path)`, which saves its SavedModel."""
     if getattr(gan, "num_classes", None) is None:
         raise ValueError(
             "export_classifier needs a semi-supervised ImprovedGAN (num_classes=K): an "
@@ -546,11 +500,33 @@ def export_classifier(
         with averaged:  # the variables hold the averaged values while they are saved
             _save_signatures(path, endpoints, discriminator.variables)
 
-    return _write_atomically(write, export_dir, overwrite)
+    return write
 
 
 # ----------------------------------------------------------------------------- run directories
 _OUTPUT_RANGE_OF_PREPROCESS = {"unit": "unit", "unit_flat": "unit", "symmetric": "symmetric"}
+
+
+def _check_checkpoint_reads_back(path):
+    """Reads every tensor of the checkpoint `path` (None: nothing to check).
+
+    Done before the model is built, so that the user's damaged file is told apart from
+    a bug: a truncated `.data` file makes TensorFlow's reader raise an `IndexError`.
+    """
+    if path is None:
+        return
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except tf.errors.NotFoundError as error:
+        raise RunDirectoryError(f"Checkpoint {path}: {error.message}") from error
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        message = getattr(error, "message", None) or str(error)
+        raise CheckpointError(
+            f"Checkpoint {path} cannot be read back ({type(error).__name__}: {message}); its "
+            "files are truncated or corrupt. Pass --checkpoint with an earlier one."
+        ) from error
 
 
 def export_run(
@@ -573,8 +549,9 @@ def export_run(
     from the run's dataset and `data.preprocess` (G models the preprocessed data
     space: [0, 1] for "unit"/"unit_flat", [-1, 1] for "symmetric").
 
-    Both targets are checked before anything is written, so an existing version
-    is refused without a partial export; each model is written atomically.
+    Both models are written before either appears (see `export_dirs.write_versions`):
+    an existing version is refused before anything is written, and a failure while
+    writing either model leaves neither.
 
     Args:
         workdir: run directory of `improved-gan train`.
@@ -588,76 +565,54 @@ def export_run(
 
     Returns:
         dict with "version", "step" (the checkpoint's global step), "generator"
-        and "classifier" (paths; "classifier" is None for unsupervised runs).
+        and "classifier" (absolute paths; "classifier" is None for unsupervised runs).
+
+    Raises:
+        RunDirectoryError: `workdir` does not exist, or has no config.json or no
+            checkpoint, or `checkpoint` names none.
+        CheckpointError: the checkpoint's files cannot be read back.
+        ExportNameError: a model name with a path separator, `.`/`..` or a leading
+            dot; the same name for both models; a version below 1.
+        ExportExistsError: a version exists and `overwrite` is False.
     """
     from improved_gan_tf import training
 
     export_base = pathlib.Path(export_base)
+    generator_name, classifier_name = check_model_name(generator_name), check_model_name(classifier_name)
+    if generator_name == classifier_name:
+        raise ExportNameError(
+            f"generator_name and classifier_name must differ. Received: {generator_name!r} twice")
+    if version is not None and int(version) < 1:
+        raise ExportNameError(f"version must be a positive integer. Received: {version}")
+    if not pathlib.Path(workdir).is_dir():
+        raise RunDirectoryError(f"Run directory {workdir} does not exist.")
+    _check_checkpoint_reads_back(checkpoint or training.latest_checkpoint(workdir))
     policy = keras.mixed_precision.global_policy()
     try:
         config, gan = training.restore_models(workdir, checkpoint=checkpoint)
+    except FileNotFoundError as error:  # no config.json / no checkpoint
+        raise RunDirectoryError(str(error)) from error
     finally:
         keras.mixed_precision.set_global_policy(policy)
     if version is None:
         version = next_version(export_base, (generator_name, classifier_name))
     version = int(version)
-    if version < 1:
-        raise ValueError(f"version must be a positive integer. Received: {version}")
+    facts = registry.data_facts(config)
     targets = {"generator": export_base / generator_name / str(version)}
+    writers = {targets["generator"]: _generator_writer(
+        gan, latent_dim=None, latent_distribution=None, image_shape=facts.image_shape,
+        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(facts.preprocess), max_samples=1024,
+    )}
     if gan.num_classes is not None:
         targets["classifier"] = export_base / classifier_name / str(version)
-    existing = [str(path) for path in targets.values() if path.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{', '.join(existing)} already exist(s); choose another --version or pass --overwrite."
+        writers[targets["classifier"]] = _classifier_writer(
+            gan, dataset=facts.name, image_shape=facts.image_shape, preprocess=facts.preprocess,
+            use_averaged_weights=True,
         )
-    facts = registry.data_facts(config)
-    export_generator(
-        gan, targets["generator"], image_shape=facts.image_shape,
-        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(facts.preprocess), overwrite=overwrite,
-    )
-    if "classifier" in targets:
-        export_classifier(
-            gan, targets["classifier"], dataset=facts.name, image_shape=facts.image_shape,
-            preprocess=facts.preprocess, overwrite=overwrite,
-        )
+    written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
         "version": version,
         "step": getattr(gan, "restored_step", None),
-        "generator": targets["generator"],
-        "classifier": targets.get("classifier"),
+        "generator": written["generator"],
+        "classifier": written.get("classifier"),
     }
-
-
-def run(argv=None):
-    """`improved-gan export --workdir RUN_DIR --output EXPORT_BASE [--version N] [--overwrite]`."""
-    argv = list(sys.argv if argv is None else argv)
-    parser = argparse.ArgumentParser(
-        prog=argv[0] if argv else "improved-gan export",
-        description="Export a training run's generator (and, for semi-supervised runs, its "
-        "classifier) as TF Serving SavedModels: EXPORT_BASE/<model_name>/<version>/.",
-    )
-    parser.add_argument("--workdir", required=True, help="run directory of `improved-gan train`")
-    parser.add_argument("--output", required=True, help="EXPORT_BASE, TF Serving's model base directory")
-    parser.add_argument("--version", type=int, help="version number (default: next free one)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
-    parser.add_argument("--checkpoint", help="checkpoint path prefix (default: the run's latest)")
-    parser.add_argument("--generator-name", default=GENERATOR_MODEL_NAME)
-    parser.add_argument("--classifier-name", default=CLASSIFIER_MODEL_NAME)
-    args = parser.parse_args(argv[1:])
-    try:
-        result = export_run(
-            args.workdir, args.output, version=args.version, overwrite=args.overwrite,
-            checkpoint=args.checkpoint, generator_name=args.generator_name,
-            classifier_name=args.classifier_name,
-        )
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        print(f"improved-gan export: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
-    print(json.dumps({key: str(value) if isinstance(value, pathlib.Path) else value
-                      for key, value in result.items()}))
-    return result
-
-
-if __name__ == "__main__":
-    run()

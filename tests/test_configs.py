@@ -11,8 +11,8 @@ import json
 import pytest
 
 from improved_gan_tf import config as config_lib
-from improved_gan_tf import train as train_cli
 from improved_gan_tf import training
+from improved_gan_tf.cli import train as train_cli
 from tests.train_utils import CONFIG_NAMES
 from tests.train_utils import CONFIGS_DIR
 from tests.train_utils import load_config
@@ -91,7 +91,7 @@ def test_misspelled_key_in_config_file_is_refused(tmp_path):
         "    return config\n"
     )
     with pytest.raises(config_lib.ConfigError, match="bach_size"):
-        train_cli.check_override_keys(["--config", str(path)])
+        train_cli.make_flags(["improved-gan train", "--config", str(path), "--workdir", "w"])
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_cli_refuses_bad_override_before_starting(tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "improved_gan_tf.train", "--config", str(CONFIGS_DIR / "quickstart.py"),
+        [sys.executable, "-m", "improved_gan_tf.cli", "train", "--config", str(CONFIGS_DIR / "quickstart.py"),
          "--workdir", str(tmp_path / "run"), "--config.data.num_labled=10"],
         capture_output=True, text=True, timeout=120,
     )

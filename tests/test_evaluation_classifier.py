@@ -116,14 +116,16 @@ def test_real_data_ceiling_helper_and_cli(tiny_classifier, mnist_dir, capsys):
     assert ceiling["accuracy"] == pytest.approx(info["test_accuracy"])
     assert ceiling["classifier_score"][0] == pytest.approx(info["real_test_classifier_score"][0], rel=1e-5)
 
-    assert cs.main(["evaluate", "--dataset", "mnist", "--data_dir", str(mnist_dir),
-                    "--classifier", str(output)]) == 0
+    from improved_gan_tf.cli import classifier as classifier_cli
+
+    classifier_cli.run(["improved-gan classifier", "evaluate", "--dataset", "mnist",
+                        "--data_dir", str(mnist_dir), "--classifier", str(output)])
     printed = json.loads(capsys.readouterr().out)
     assert printed["examples"] == 10000 and printed["accuracy"] > 0.85
 
 
 def test_missing_classifier_file_says_how_to_make_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="improved_gan_tf.evaluation train --dataset"):
+    with pytest.raises(FileNotFoundError, match="improved-gan classifier train --dataset"):
         cs.load_dataset_classifier(tmp_path / "none.keras")
     with pytest.raises(ValueError, match=r"\.keras"):
         cs.train_dataset_classifier("mnist", tmp_path, tmp_path / "model.h5")

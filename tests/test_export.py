@@ -795,28 +795,127 @@ def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp
 
 
 def test_export_command_line(run_dir, tmp_path, capsys):
+    from improved_gan_tf.cli import export as export_cli
+
     workdir, _ = run_dir
     base = tmp_path / "serving"
-    result = export.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
+    export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["version"] == 7 and printed["generator"] == str(base / "generator" / "7")
-    assert (result["classifier"] / "saved_model.pb").exists()
+    assert (base / "classifier" / "7" / "saved_model.pb").exists()
     with pytest.raises(SystemExit) as exit_info:
-        export.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
-    assert exit_info.value.code == 1
+        export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
+    assert exit_info.value.code == 2
     assert "--overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        export.run(["improved-gan export", "--workdir", str(tmp_path / "missing"), "--output", str(base)])
-    assert exit_info.value.code == 1
-    assert "config.json" in capsys.readouterr().err
+        export_cli.run(["improved-gan export", "--workdir", str(tmp_path / "missing"), "--output", str(base)])
+    assert exit_info.value.code == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err
 
 
 def test_cli_dispatches_export():
     from improved_gan_tf import cli
+    from improved_gan_tf.cli import export as export_cli
 
     module, description = cli.SUBCOMMANDS["export"]
-    assert module == "improved_gan_tf.export" and callable(export.run)
+    assert module == "improved_gan_tf.cli.export" and callable(export_cli.run)
     assert "export" in cli.usage()
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "..", ".", "", ".hidden", "a\\b"])
+def test_export_run_refuses_a_model_name_outside_the_export_base(run_dir, tmp_path, name):
+    from improved_gan_tf.errors import UserInputError
+
+    workdir, _ = run_dir
+    base = tmp_path / "serving" / "base"
+    for keyword in ("generator_name", "classifier_name"):
+        with pytest.raises(export.ExportNameError, match="one directory name") as error:
+            export.export_run(workdir, base, **{keyword: name})
+        assert isinstance(error.value, UserInputError) and isinstance(error.value, ValueError)
+    assert not (tmp_path / "serving").exists()
+
+
+def test_export_run_names_a_missing_run_directory_and_a_missing_checkpoint(run_dir, tmp_path):
+    from improved_gan_tf.errors import UserInputError
+
+    with pytest.raises(export.RunDirectoryError, match="does not exist") as error:
+        export.export_run(tmp_path / "nowhere", tmp_path / "serving")
+    assert isinstance(error.value, UserInputError) and isinstance(error.value, FileNotFoundError)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(export.RunDirectoryError, match="config.json"):
+        export.export_run(tmp_path / "empty", tmp_path / "serving")
+    workdir, _ = run_dir
+    no_checkpoints = tmp_path / "no_checkpoints"
+    no_checkpoints.mkdir()
+    shutil.copy(workdir / "config.json", no_checkpoints / "config.json")
+    with pytest.raises(export.RunDirectoryError, match="No checkpoint"):
+        export.export_run(no_checkpoints, tmp_path / "serving")
+    with pytest.raises(export.RunDirectoryError, match="ckpt-999"):
+        export.export_run(workdir, tmp_path / "serving", checkpoint=str(workdir / "checkpoints" / "ckpt-999"))
+    assert not (tmp_path / "serving").exists()
+
+
+def test_an_existing_version_is_refused_as_a_user_error(run_dir, tmp_path):
+    from improved_gan_tf.errors import UserInputError
+
+    workdir, _ = run_dir
+    base = tmp_path / "serving"
+    (base / "classifier" / "3").mkdir(parents=True)
+    with pytest.raises(export.ExportExistsError, match="--overwrite") as error:
+        export.export_run(workdir, base, version=3)
+    assert isinstance(error.value, UserInputError) and isinstance(error.value, FileExistsError)
+    assert not (base / "generator").exists()
+
+
+def _tree_bytes(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_classifier_export_leaves_neither_model(run_dir, tmp_path, monkeypatch):
+    workdir, _ = run_dir
+    base = tmp_path / "serving"
+    first = export.export_run(workdir, base, version=1)
+    before = {name: _tree_bytes(first[name]) for name in ("generator", "classifier")}
+    save = tf.saved_model.save
+    calls = []
+
+    def save_then_fail_on_the_classifier(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise OSError("disk full (injected while writing the classifier)")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_fail_on_the_classifier)
+    with pytest.raises(OSError, match="injected"):
+        export.export_run(workdir, base, version=2)
+    assert sorted(p.name for p in (base / "generator").iterdir()) == ["1"]
+    assert sorted(p.name for p in (base / "classifier").iterdir()) == ["1"]
+
+    # Replacing version 1 fails the same way: the old pair stays, byte for byte.
+    calls.clear()
+    with pytest.raises(OSError, match="injected"):
+        export.export_run(workdir, base, version=1, overwrite=True)
+    assert sorted(p.name for p in (base / "generator").iterdir()) == ["1"]
+    assert sorted(p.name for p in (base / "classifier").iterdir()) == ["1"]
+    assert {name: _tree_bytes(first[name]) for name in ("generator", "classifier")} == before
+
+    # Both written, the generator renamed in, the classifier's rename fails: the
+    # generator's new version is taken out again.
+    monkeypatch.setattr(tf.saved_model, "save", save)
+    rename = os.rename
+
+    def rename_failing_for_the_classifier(source, target):
+        if pathlib.Path(target) == (base / "classifier" / "2").absolute():
+            raise OSError("injected rename failure")
+        return rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename_failing_for_the_classifier)
+    with pytest.raises(OSError, match="injected"):
+        export.export_run(workdir, base, version=2)
+    assert sorted(p.name for p in (base / "generator").iterdir()) == ["1"]
+    assert sorted(p.name for p in (base / "classifier").iterdir()) == ["1"]
+    monkeypatch.setattr(os, "rename", rename)
+    assert export.export_run(workdir, base, version=2)["classifier"] == base / "classifier" / "2"
 
 
 @pytest.mark.parametrize("distribution", ["uniform", "uniform_signed", "normal"])

@@ -23,7 +23,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from improved_gan_tf.humaneval import cli
+from improved_gan_tf.cli import humaneval as cli
 from improved_gan_tf.humaneval import stats
 from improved_gan_tf.humaneval import study as study_lib
 from improved_gan_tf.humaneval.app import create_app
@@ -248,7 +248,7 @@ def test_export_is_the_other_source_of_generated_images(run_dir, tmp_path):
 # ----------------------------------------------------------------------------- the server
 def test_restarted_server_keeps_every_judgment_links_and_place(run_dir, tmp_path):
     db = tmp_path / "killed.sqlite"
-    command = [sys.executable, "-m", "improved_gan_tf.humaneval.cli", "serve", "--workdir",
+    command = [sys.executable, "-m", "improved_gan_tf.cli", "humaneval", "serve", "--workdir",
                str(run_dir), "--db", str(db), "--num_images", str(NUM_IMAGES), "--port", "0",
                "--evaluators", "2"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -494,7 +494,7 @@ def test_cli_user_errors_print_one_line_and_exit_2(argv, run_dir, store, tmp_pat
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("improved-gan humaneval: error: ") and "Traceback" not in err
+    assert err.startswith("improved-gan humaneval") and "Traceback" not in err
     assert not (tmp_path / "a.sqlite").exists() and not (tmp_path / "c.sqlite").exists()
 
 
@@ -506,7 +506,7 @@ def test_console_script_user_error_is_one_line_without_traceback(tmp_path):
     )
     assert process.returncode == 2
     ours = [line for line in process.stderr.splitlines() if line.startswith("improved-gan")]
-    assert ours == [f"improved-gan humaneval: error: --db {tmp_path / 'missing.sqlite'}: no such file"]
+    assert ours == [f"improved-gan humaneval report: --db {tmp_path / 'missing.sqlite'}: no such file"]
     assert "Traceback" not in process.stderr
 
 

@@ -10,7 +10,6 @@ import pytest
 from improved_gan_tf import config as config_lib
 from improved_gan_tf import data
 from improved_gan_tf import registry
-from improved_gan_tf import train as train_cli
 from tests.train_utils import CONFIG_NAMES
 from tests.train_utils import CONFIGS_DIR
 from tests.train_utils import REPO_ROOT
@@ -239,10 +238,6 @@ def test_a_bare_config_name_resolves_to_the_repositorys_configs_directory():
     assert config_lib.resolve_config_spec(path) == path
     assert config_lib.resolve_config_spec("configs/quickstart.py") == "configs/quickstart.py"
     assert config_lib.load_config_file("quickstart").to_dict() == config_lib.load_config_file(path).to_dict()
-    assert train_cli.resolve_config_argv(["prog", "--config", "quickstart", "--workdir", "w"]) == [
-        "prog", "--config", path, "--workdir", "w"
-    ]
-    assert train_cli.resolve_config_argv(["prog", "--config=quickstart"]) == ["prog", f"--config={path}"]
 
 
 def test_an_unknown_bare_config_name_is_refused_listing_the_known_ones():

@@ -1,13 +1,25 @@
 """`improved-gan`: the command-line entry point, one subcommand per tool.
 
-    improved-gan train --config configs/<experiment>.py --workdir DIR [--config.KEY=VALUE ...]
+    improved-gan train --config quickstart --workdir RUN [--config.KEY=VALUE ...]
+    improved-gan export --workdir RUN --output EXPORT_BASE [--version N] [--overwrite]
+    improved-gan score --workdir RUN ...
+    improved-gan classifier train|evaluate --dataset mnist --data_dir DIR ...
+    improved-gan humaneval serve|report ...
     improved-gan <subcommand> --help
 
 Each subcommand is a module with a `run(argv)` function that parses its own absl flags
-(`argv[0]` is the program name). The dispatcher imports only the chosen module, so
-subcommands never see each other's flags. Adding a subcommand is one line in
-`SUBCOMMANDS`: `"name": ("package.module", "one-line description")`; the module defines
-its flags at import time and `run(argv)`, typically `absl.app.run(main, argv=argv)`.
+(`argv[0]` is the program name, e.g. "improved-gan export"); every flag name is
+written with underscores (`--num_samples`), and every subcommand reports user errors
+the same way (`improved_gan_tf.cli.common.run_command`: one line on stderr, exit
+status 2, `--verbose` for the traceback). The dispatcher imports only the chosen
+module. Adding a subcommand is one line in `SUBCOMMANDS`:
+`"name": ("package.module", "one-line description")`.
+
+A subcommand with actions (`classifier train|evaluate`, `humaneval serve|report`)
+dispatches them itself: its module gives each action a `main` and a
+`flags.FlagValues` of its own and calls `common.run_actions`, so `improved-gan
+classifier --help` lists the actions and `improved-gan classifier train --help` the
+flags of `train`. The dispatcher only ever looks at the first word.
 """
 
 from __future__ import annotations
@@ -16,10 +28,11 @@ import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("improved_gan_tf.train", "train an experiment config; resumes from --workdir"),
-    "export": ("improved_gan_tf.export", "export a run's generator/classifier as TF Serving SavedModels"),
+    "train": ("improved_gan_tf.cli.train", "train an experiment config; resumes from --workdir"),
+    "export": ("improved_gan_tf.cli.export", "export a run's generator/classifier as TF Serving SavedModels"),
     "score": ("improved_gan_tf.cli.score", "score a run's generator; write the figures into its report"),
-    "humaneval": ("improved_gan_tf.humaneval.cli", "the visual Turing test: serve its page, report error rates"),
+    "classifier": ("improved_gan_tf.cli.classifier", "train or check the dataset classifier of the MNIST-like scores"),
+    "humaneval": ("improved_gan_tf.cli.humaneval", "the visual Turing test: serve its page, report error rates"),
 }
 
 
@@ -34,14 +47,18 @@ def usage() -> str:
 
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point (`improved-gan`, declared in setup.cfg)."""
+    from improved_gan_tf.cli import common
+
     argv = list(sys.argv if argv is None else argv)
-    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+    names = ", ".join(SUBCOMMANDS)
+    if len(argv) < 2:
+        common.fail("improved-gan", f"a subcommand is required: one of {names} (see --help)")
+    if argv[1] in common.HELP_FLAGS or argv[1] == "help":
         print(usage())
-        sys.exit(0 if len(argv) >= 2 else 2)
+        sys.exit(0)
     name = argv[1]
     if name not in SUBCOMMANDS:
-        print(f"improved-gan: unknown subcommand {name!r}.\n\n{usage()}", file=sys.stderr)
-        sys.exit(2)
+        common.fail("improved-gan", f"unknown subcommand {name!r}: expected one of {names} (see --help)")
     module = importlib.import_module(SUBCOMMANDS[name][0])
     module.run([f"improved-gan {name}"] + argv[2:])
 

@@ -14,7 +14,7 @@
 - `check_graph_def`: the op-type allowlist a GraphDef passes before it is imported.
 - `classifier_score`, `classifier_frechet_distance`, `train_dataset_classifier`, ...:
   the same formulas with a small CNN trained on MNIST-like data, where Inception-v3 is
-  meaningless (`python -m improved_gan_tf.evaluation train --dataset mnist ...`).
+  meaningless (`improved-gan classifier train --dataset mnist ...`).
 - `parzen_log_likelihood`, `select_parzen_sigma`: Goodfellow et al. (2014)'s
   Parzen-window log-likelihood (read its docstring's caveats).
 """

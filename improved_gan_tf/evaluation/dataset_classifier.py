@@ -11,7 +11,7 @@ Train the classifier once per dataset (measured here on 2 CPU cores: MNIST, 6 ep
 99.46% test accuracy, 12 CPU-minutes; Fashion-MNIST, 10 epochs, 91.53%, 20
 CPU-minutes):
 
-    python -m improved_gan_tf.evaluation train \
+    improved-gan classifier train \
         --dataset mnist --data_dir DIR --output mnist_classifier.keras
 
 which writes the `.keras` file atomically together with a `.json` sidecar holding its
@@ -27,11 +27,9 @@ are comparable only between evaluations that use the same classifier file.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
-import sys
 import time
 
 import numpy as np
@@ -262,8 +260,8 @@ def load_dataset_classifier(path):
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"dataset classifier {path} not found; create it with `python -m "
-            "improved_gan_tf.evaluation train --dataset DATASET "
+            f"dataset classifier {path} not found; create it with `improved-gan "
+            "classifier train --dataset DATASET "
             f"--data_dir DIR --output {path}`"
         )
     model = _keras().models.load_model(path, compile=False)
@@ -401,54 +399,3 @@ def real_data_classifier_score(
         "accuracy": float(np.mean(np.argmax(probs, axis=1) == labels)),
         "examples": int(len(images)),
     }
-
-
-def main(argv=None, prog: str = "python -m improved_gan_tf.evaluation") -> int:
-    """The `train` and `evaluate` commands; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Train or check the dataset classifier used for the classifier "
-        "score and classifier FD of MNIST-like data.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train on the training split and save")
-    train.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    train.add_argument("--data_dir", required=True, help="directory with the IDX files")
-    train.add_argument("--output", required=True, help="where to write the .keras file")
-    train.add_argument("--epochs", type=int, default=None,
-                       help="default: 6 for mnist, 10 for fashion_mnist")
-    train.add_argument("--batch_size", type=int, default=128)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
-    train.add_argument("--width", type=int, default=32)
-    train.add_argument("--dropout_rates", type=float, nargs=2, default=(0.3, 0.5),
-                       metavar=("BEFORE", "AFTER"))
-    train.add_argument("--no_augment", action="store_true",
-                       help="no random 2-pixel translations")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--verbose", type=int, default=2)
-    evaluate = sub.add_parser("evaluate", help="accuracy and score of a real split")
-    evaluate.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    evaluate.add_argument("--data_dir", required=True)
-    evaluate.add_argument("--classifier", required=True, help="a .keras file from `train`")
-    evaluate.add_argument("--split", default="test", choices=["train", "test"])
-    args = parser.parse_args(argv)
-
-    if args.command == "train":
-        _, info = train_dataset_classifier(
-            args.dataset, args.data_dir, args.output, epochs=args.epochs,
-            batch_size=args.batch_size, learning_rate=args.learning_rate,
-            width=args.width, dropout_rates=tuple(args.dropout_rates),
-            augment=not args.no_augment, seed=args.seed, verbose=args.verbose,
-        )
-        print(json.dumps(info, indent=2))
-        print(f"saved {args.output} ({args.dataset} test accuracy "
-              f"{100 * info['test_accuracy']:.2f}%)")
-    else:
-        clf = load_dataset_classifier(args.classifier)
-        result = real_data_classifier_score(clf, args.dataset, args.data_dir, split=args.split)
-        print(json.dumps(result, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(prog="python -m improved_gan_tf.evaluation.dataset_classifier"))

@@ -18,11 +18,12 @@ import uuid
 import numpy as np
 
 from improved_gan_tf import registry
+from improved_gan_tf.errors import UserInputError
 from improved_gan_tf.humaneval.store import Evaluator
 from improved_gan_tf.humaneval.store import Store
 
 
-class StudyError(ValueError):
+class StudyError(UserInputError, ValueError):
     """A study that cannot be made or resumed as asked (a user error)."""
 
 

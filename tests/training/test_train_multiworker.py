@@ -1,7 +1,7 @@
 """`distribute.strategy=multi_worker`: two worker processes on 127.0.0.1 train in
 lockstep, only the chief keeps checkpoints, and killed workers resume from them.
 
-Two `python -m improved_gan_tf.train` processes get a `TF_CONFIG` naming two workers on
+Two `python -m improved_gan_tf.cli train` processes get a `TF_CONFIG` naming two workers on
 free loopback ports (worker 0 is the chief). They are killed with SIGKILL once the chief
 has written a checkpoint past step 4, then restarted with the same command; both must
 resume from that checkpoint, finish, and end with identical weights. Every wait is
@@ -43,7 +43,7 @@ def start_workers(workdir, ports, logs):
         env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         log = open(logs / f"worker{index}.log", "a")
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "improved_gan_tf.train",
+            [sys.executable, "-m", "improved_gan_tf.cli", "train",
              "--config", str(CONFIGS_DIR / "quickstart.py"), "--workdir", str(workdir),
              f"--config.data.dir={SHARED_DATA / 'mnist'}",
              "--config.distribute.strategy=multi_worker", "--config.deterministic=True",

@@ -1,7 +1,7 @@
 """Killing a run with SIGKILL mid-epoch and re-running the same command ends with the
 same weights as a run that was never interrupted (deterministic ops).
 
-Both runs are real `python -m improved_gan_tf.train` processes on one CPU device:
+Both runs are real `python -m improved_gan_tf.cli train` processes on one CPU device:
 3 epochs of 20 steps of the quickstart model (batches of 20), checkpoints every 5 steps.
 The interrupted run is killed once it has written a checkpoint past step 25 (in the
 middle of epoch 2), so the re-run restores it, finishes epoch 2 with a short `fit` and
@@ -25,7 +25,7 @@ from tests.train_utils import SHARED_DATA
 
 def command(workdir):
     return [
-        sys.executable, "-m", "improved_gan_tf.train",
+        sys.executable, "-m", "improved_gan_tf.cli", "train",
         "--config", str(CONFIGS_DIR / "quickstart.py"), "--workdir", str(workdir),
         f"--config.data.dir={SHARED_DATA / 'mnist'}",
         "--config.deterministic=True",
