@@ -61,7 +61,7 @@ generator and classifier together or not at all.
 Python API: `export_generator(gan_or_generator, export_dir, ...)`,
 `export_classifier(gan, export_dir, ...)` on in-memory models, and
 `export_run(workdir, export_base, version=None, overwrite=False)` on a run
-directory of `improved-gan train` (restored with `training.restore_models`).
+directory of `improved-gan train` (restored with `training.restore_run`).
 Command line: `improved-gan export` (`improved_gan_tf.cli.export`).
 """
 
@@ -99,7 +99,8 @@ __all__ = [
 GENERATOR_MODEL_NAME = "generator"
 CLASSIFIER_MODEL_NAME = "classifier"
 
-_OUTPUT_RANGES = ("unit", "symmetric")
+#: A generator's output space is named by the preprocess whose inverse maps it to pixels.
+_OUTPUT_RANGES = registry.PREPROCESSES
 
 
 class RunDirectoryError(UserInputError, FileNotFoundError):
@@ -175,7 +176,7 @@ def _activation_name(layer):
 
 
 def infer_output_range(generator):
-    """"unit" for a sigmoid-output generator ([0, 1]), "symmetric" for tanh ([-1, 1]).
+    """"unit" for a sigmoid-output generator ([0, 1]), "signed_unit" for tanh ([-1, 1]).
 
     Raises:
         ValueError: the final activation is neither; pass `output_range` explicitly.
@@ -184,10 +185,10 @@ def infer_output_range(generator):
     if name == "sigmoid":
         return "unit"
     if name == "tanh":
-        return "symmetric"
+        return "signed_unit"
     raise ValueError(
         f"Cannot tell the output range of generator '{generator.name}' from its final "
-        f"activation ({name!r}). Pass output_range='unit' ([0, 1]) or 'symmetric' ([-1, 1])."
+        f"activation ({name!r}). Pass output_range='unit' ([0, 1]) or 'signed_unit' ([-1, 1])."
     )
 
 
@@ -254,11 +255,9 @@ def _save_signatures(path, endpoints, model_variables):
 
 
 def _to_unit_images(raw, output_range, image_shape):
-    images = tf.cast(raw, tf.float32)
-    if output_range == "symmetric":
-        images = (images + 1.0) * 0.5
-    images = tf.reshape(images, tf.concat([tf.shape(images)[:1], list(image_shape)], axis=0))
-    images = tf.clip_by_value(images, 0.0, 1.0)
+    # The inverse of the data's own forward map (`data.preprocessing`), so that exported
+    # images, sample grids and scores all turn the same sample into the same pixels.
+    images = data_lib.to_unit_interval_tf(tf.cast(raw, tf.float32), output_range, image_shape)
     return {
         "images": images,
         "images_uint8": tf.cast(tf.round(images * 255.0), tf.uint8),
@@ -307,8 +306,10 @@ def export_generator(
         latent_distribution: "uniform" (U(0,1)), "uniform_signed" (U(-1,1)) or
             "normal", used by the `sample` signature (default: the GAN's, G's
             `latent_distribution` attribute, else "uniform").
-        output_range: "unit" (G outputs [0, 1]) or "symmetric" ([-1, 1]); default:
-            from G's final activation (sigmoid / tanh).
+        output_range: the preprocess (`registry.PREPROCESSES`) whose inverse maps G's
+            output to pixels: "unit" (G outputs [0, 1]), "signed_unit" ([-1, 1]),
+            "symmetric" ((x - 127.5) / 128), ...; default: from G's final activation
+            (sigmoid: "unit", tanh: "signed_unit").
         image_shape: (H, W, C) of the images (default: G's output shape, 28x28x1
             for a flat 784 output).
         max_samples: largest `num_samples` the `sample` signature accepts.
@@ -415,7 +416,7 @@ def _classifier_input(discriminator, image_shape, preprocess, dataset):
         raise ValueError(
             f"Cannot tell how raw images become the input {input_shape} of discriminator "
             f"'{discriminator.name}'. Pass dataset=... (one of {sorted(registry.DATASETS)}) "
-            "or image_shape=(H, W, C) and preprocess='unit' / 'unit_flat' / 'symmetric'."
+            f"or image_shape=(H, W, C) and preprocess= one of {registry.PREPROCESSES}."
         )
     return tuple(int(d) for d in image_shape), data_lib.get_preprocess(preprocess)
 
@@ -504,9 +505,6 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
 
 
 # ----------------------------------------------------------------------------- run directories
-_OUTPUT_RANGE_OF_PREPROCESS = {"unit": "unit", "unit_flat": "unit", "symmetric": "symmetric"}
-
-
 def _check_checkpoint_reads_back(path):
     """Reads every tensor of the checkpoint `path` (None: nothing to check).
 
@@ -541,13 +539,13 @@ def export_run(
 ):
     """Exports a training run's generator (and classifier, for semi-supervised runs).
 
-    Restores the run with `training.restore_models(workdir, checkpoint)` (the run's
+    Restores the run with `training.restore_run(workdir, checkpoint)` (the run's
     `config.json` and its latest -- or the given -- `tf.train` checkpoint), then
     writes `EXPORT_BASE/<generator_name>/<version>` and, when the run is
     semi-supervised, `EXPORT_BASE/<classifier_name>/<version>` with D's
     Polyak-averaged weights. Image shape, preprocessing and G's output range come
     from the run's dataset and `data.preprocess` (G models the preprocessed data
-    space: [0, 1] for "unit"/"unit_flat", [-1, 1] for "symmetric").
+    space, mapped to pixels by the inverse of that preprocess, `data.to_unit_interval_tf`).
 
     Both models are written before either appears (see `export_dirs.write_versions`):
     an existing version is refused before anything is written, and a failure while
@@ -589,7 +587,7 @@ def export_run(
     _check_checkpoint_reads_back(checkpoint or training.latest_checkpoint(workdir))
     policy = keras.mixed_precision.global_policy()
     try:
-        config, gan = training.restore_models(workdir, checkpoint=checkpoint)
+        restored = training.restore_run(workdir, checkpoint=checkpoint)
     except FileNotFoundError as error:  # no config.json / no checkpoint
         raise RunDirectoryError(str(error)) from error
     finally:
@@ -597,11 +595,12 @@ def export_run(
     if version is None:
         version = next_version(export_base, (generator_name, classifier_name))
     version = int(version)
+    config, gan = restored.config, restored.model
     facts = registry.data_facts(config)
     targets = {"generator": export_base / generator_name / str(version)}
     writers = {targets["generator"]: _generator_writer(
         gan, latent_dim=None, latent_distribution=None, image_shape=facts.image_shape,
-        output_range=_OUTPUT_RANGE_OF_PREPROCESS.get(facts.preprocess), max_samples=1024,
+        output_range=facts.preprocess, max_samples=1024,
     )}
     if gan.num_classes is not None:
         targets["classifier"] = export_base / classifier_name / str(version)
@@ -612,7 +611,7 @@ def export_run(
     written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
         "version": version,
-        "step": getattr(gan, "restored_step", None),
+        "step": restored.step,
         "generator": written["generator"],
         "classifier": written.get("classifier"),
     }

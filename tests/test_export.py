@@ -934,3 +934,23 @@ def test_sample_latents_follow_the_generator_distribution(distribution):
     else:
         assert abs(drawn.mean()) < 0.03 and abs(drawn.std() - 1) < 0.03
     assert not np.array_equal(drawn, export.sample_signature_latents(distribution, 8, 6, 3000).numpy())
+
+
+@pytest.mark.parametrize("preprocess", ["unit", "unit_flat", "symmetric", "signed_unit"])
+def test_exported_pixels_invert_the_datas_own_preprocessing(preprocess, tmp_path):
+    # The inverse written from each forward map: unit x/255, symmetric (x-127.5)/128,
+    # signed_unit (x-127.5)/127.5. Exported images, sample grids and scores agree.
+    scale, offset = {"unit": (255.0, 0.0), "unit_flat": (255.0, 0.0),
+                     "symmetric": (128.0, 127.5), "signed_unit": (127.5, 127.5)}[preprocess]
+    shape = (4, 4, 1)
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="tanh"),
+                                  keras.layers.Reshape(shape)])
+    export.export_generator(generator, tmp_path / "generator" / "1", output_range=preprocess,
+                                image_shape=shape)
+    served = tf.saved_model.load(str(tmp_path / "generator" / "1")).signatures["serving_default"]
+    z = np.random.RandomState(0).uniform(-3, 3, size=(64, 3)).astype(np.float32)
+    raw = generator(z).numpy().astype(np.float64)
+    expected = np.clip(np.round(raw * scale + offset), 0, 255).astype(np.uint8)
+    uint8 = served(z=tf.constant(z))["images_uint8"].numpy()
+    assert np.abs(uint8.astype(int) - expected.astype(int)).max() <= 1  # float32 at .5 ties
+    assert np.mean(uint8 == expected) > 0.99

@@ -138,12 +138,10 @@ def restore_run(workdir, checkpoint: str | None = None, strategy=None) -> Restor
 def restore_models(workdir, checkpoint: str | None = None, strategy=None):
     """`(config, model)` of `restore_run(workdir, checkpoint, strategy)`.
 
-    Deprecated: use `restore_run`, whose result carries the step. For callers written
-    before it (`export.export_run` reads it), the model also gets `restored_step`, the
-    checkpoint's global step; `restore_run` attaches nothing to the model.
+    For callers that need only the model; `restore_run`'s result also carries the
+    checkpoint's step and path. Nothing is attached to the model.
     """
     restored = restore_run(workdir, checkpoint, strategy)
-    restored.model.restored_step = restored.step
     return restored.config, restored.model
 
 
