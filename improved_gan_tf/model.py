@@ -359,6 +359,13 @@ class ImprovedGAN(GameSteps, keras.Model):
             if isinstance(layer, DataDependentInitMixin) and layer.data_init
         ]
 
+    def mark_initialized(self):
+        """Marks every data-dependent layer whose weights are set (by `initialize`, or
+        by restoring a checkpoint) as initialized, so that neither `fit` nor
+        `initialize` initializes it again from data."""
+        for layer in self._data_init_layers():
+            layer.mark_initialized_if_done()
+
     def initialize(self, x, num_latents=None):
         """Data-dependent initialization of every weight-normalized and minibatch
         discrimination layer, layer by layer, on real data `x` (for D) and on
@@ -377,8 +384,7 @@ class ImprovedGAN(GameSteps, keras.Model):
         with self.distribute_strategy.scope():
             self.generator(latents, training=True)
             self.discriminator(x, training=True)
-        for layer in self._data_init_layers():
-            layer.mark_initialized_if_done()
+        self.mark_initialized()
 
     def fit(self, *args, **kwargs):
         uninitialized = [

@@ -92,8 +92,7 @@ def restore_checkpoint(model, state: RunState, path: str,
     """
     checkpoint = checkpoint or make_checkpoint(model, state)
     checkpoint.restore(path).assert_consumed()
-    for layer in model._data_init_layers():
-        layer.mark_initialized_if_done()
+    model.mark_initialized()
     return int(state.step.numpy())
 
 
