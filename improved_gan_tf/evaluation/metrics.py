@@ -27,6 +27,20 @@ __all__ = [
 ]
 
 
+def _check_probability_rows(p: np.ndarray, first_row: int = 0) -> None:
+    """Refuses rows that are not probability vectors (`first_row`: the index of `p[0]`
+    in the whole sample, for the message)."""
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise MetricInputError("probabilities must be finite and non-negative")
+    row_sums = p.sum(axis=1)
+    if not np.allclose(row_sums, 1.0, atol=1e-3):
+        worst = int(np.argmax(np.abs(row_sums - 1.0)))
+        raise MetricInputError(
+            "each row of probabilities must sum to 1 (pass softmax outputs, not "
+            f"logits); row {first_row + worst} sums to {row_sums[worst]:.6g}"
+        )
+
+
 def inception_score(probabilities, splits: int = 10,
                     shuffle_seed: int | None = None) -> tuple[float, float]:
     """Inception Score of a table of class probabilities, split by split.
@@ -91,15 +105,7 @@ def inception_score(probabilities, splits: int = 10,
     _check_shuffle_seed(shuffle_seed)
     if p.shape[1] < 1:
         raise MetricInputError(f"probabilities has no columns; got shape {p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise MetricInputError("probabilities must be finite and non-negative")
-    row_sums = p.sum(axis=1)
-    if not np.allclose(row_sums, 1.0, atol=1e-3):
-        worst = int(np.argmax(np.abs(row_sums - 1.0)))
-        raise MetricInputError(
-            "each row of probabilities must sum to 1 (pass softmax outputs, not "
-            f"logits); row {worst} sums to {row_sums[worst]:.6g}"
-        )
+    _check_probability_rows(p)
     if shuffle_seed is not None:
         p = p[np.random.RandomState(int(shuffle_seed)).permutation(n)]
     scores = []
@@ -200,15 +206,7 @@ class RunningInceptionScore:
                 f"more than num_samples={self.num_samples} rows were given "
                 f"({self.count} + {len(p)})"
             )
-        if not np.all(np.isfinite(p)) or np.any(p < 0):
-            raise MetricInputError("probabilities must be finite and non-negative")
-        row_sums = p.sum(axis=1)
-        if not np.allclose(row_sums, 1.0, atol=1e-3):
-            worst = int(np.argmax(np.abs(row_sums - 1.0)))
-            raise MetricInputError(
-                "each row of probabilities must sum to 1 (pass softmax outputs, not "
-                f"logits); row {self.count + worst} sums to {row_sums[worst]:.6g}"
-            )
+        _check_probability_rows(p, first_row=self.count)
         if self._marginal_sums is None:
             self._marginal_sums = np.zeros((self.splits, p.shape[1]))
         elif p.shape[1] != self._marginal_sums.shape[1]:
