@@ -245,23 +245,43 @@ def read_cifar10_bin(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(images), labels
 
 
+def _svhn_labels(path: pathlib.Path, y: Any, y_key: str) -> np.ndarray:
+    """`y` as int64 `[N]`, refusing anything but whole numbers of a numeric dtype."""
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "biuf":
+        kind = y.dtype if isinstance(y, np.ndarray) else type(y).__name__
+        raise DataFileError(f"{path}: {y_key!r} holds {kind}, expected integer labels.")
+    y = y.reshape(-1)
+    if y.dtype.kind == "f":
+        finite = np.isfinite(y)
+        whole = finite & (np.mod(np.where(finite, y, 0), 1) == 0)
+        bad = np.flatnonzero(~whole | (np.abs(np.where(finite, y, 0)) > 2**31))
+        if bad.size:
+            raise DataFileError(
+                f"{path}: {y_key!r}[{bad[0]}] = {y[bad[0]]!r} is not a label "
+                f"(non-integer values in {y.dtype} labels)."
+            )
+    elif y.dtype.kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+        raise DataFileError(f"{path}: {y_key!r} holds {int(y.max())}, expected labels 0-9.")
+    return y.astype(np.int64)
+
+
 def _check_svhn_arrays(
-    path: pathlib.Path, x: np.ndarray, y: np.ndarray, x_key: str, y_key: str
+    path: pathlib.Path, x: Any, y: np.ndarray, x_key: str, y_key: str
 ) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(x, np.ndarray):
+        raise DataFileError(
+            f"{path}: {x_key!r} is a {type(x).__name__}, expected a uint8 array (N, 32, 32, 3)."
+        )
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
         raise DataFileError(
             f"{path}: {x_key!r} has dtype {x.dtype} and shape {x.shape}, "
             "expected uint8 (N, 32, 32, 3)."
         )
-    y = np.asarray(y).reshape(-1)
     if y.shape[0] != x.shape[0]:
         raise DataFileError(
             f"{path}: {x_key!r} holds {x.shape[0]} images but {y_key!r} holds "
             f"{y.shape[0]} labels."
         )
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise DataFileError(f"{path}: {y_key!r} holds non-integer labels ({y.dtype}).")
-    y = y.astype(np.int64)
     bad = np.flatnonzero((y < 0) | (y > 9))
     if bad.size:
         raise DataFileError(
@@ -299,13 +319,44 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             found = sorted(k for k in mat if not k.startswith("__"))
             raise DataFileError(f"{path}: no variable {key!r} (found {found}).")
     x = mat["X"]
-    if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[:3] != (32, 32, 3):
+        shape = x.shape if isinstance(x, np.ndarray) else type(x).__name__
         raise DataFileError(
-            f"{path}: 'X' has shape {x.shape}, expected (32, 32, 3, N)."
+            f"{path}: 'X' has shape {shape}, expected (32, 32, 3, N)."
         )
-    y = np.asarray(mat["y"]).reshape(-1).astype(np.int64)
+    y = _svhn_labels(path, mat["y"], "y")
     y = np.where(y == 10, 0, y)
     return _check_svhn_arrays(path, np.transpose(x, (3, 0, 1, 2)), y, "X", "y")
+
+
+def _check_npz_member_size(path: pathlib.Path, npz, key: str) -> None:
+    """Refuses an `.npy` member whose header claims more data than the member holds.
+
+    `np.load` allocates the array the header describes before reading its data, so a
+    damaged header in a tiny file could otherwise ask for terabytes.
+    """
+    names = npz.zip.namelist()
+    member = f"{key}.npy" if f"{key}.npy" in names else key
+    info = npz.zip.getinfo(member)
+    with npz.zip.open(info) as stream:
+        if stream.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            return  # Not an .npy member: np.load returns its bytes, refused below.
+        stream.seek(0)
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            return  # np.load refuses other versions itself.
+        header_bytes = stream.tell()
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > info.file_size - header_bytes:
+        raise DataFileError(
+            f"{path}: array {key!r} claims shape {shape} of {dtype} ({claimed} bytes) but "
+            f"its member holds {info.file_size - header_bytes} bytes of data: truncated "
+            "or corrupt."
+        )
 
 
 def read_svhn_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -322,16 +373,23 @@ def read_svhn_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """
     path = pathlib.Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataFileError(
+                f"{path}: a single .npy array, not an .npz archive of 'x' and 'y'."
+            )
+        with npz:
             keys = list(npz.keys())
             if "x" not in keys or "y" not in keys:
                 raise DataFileError(f"{path}: expected arrays 'x' and 'y', found {keys}.")
+            for key in ("x", "y"):
+                _check_npz_member_size(path, npz, key)
             x, y = npz["x"], npz["y"]
     except DataFileError:
         raise
     except Exception as e:  # zipfile.BadZipFile, ValueError (pickled object arrays), ...
         raise DataFileError(f"{path}: cannot read .npz file ({e}).") from e
-    return _check_svhn_arrays(path, x, y, "x", "y")
+    return _check_svhn_arrays(path, x, _svhn_labels(path, y, "y"), "x", "y")
 
 
 # --------------------------------------------------------------------------------------
