@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
 import os
 import pathlib
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from improved_gan_tf import registry
+from improved_gan_tf.data import mat5
 from improved_gan_tf.data import tfds as tfds_source
 from improved_gan_tf.data.errors import DataFileError
 from improved_gan_tf.data.errors import DatasetNotFoundError
@@ -303,13 +305,18 @@ def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
       `(images, labels)`: uint8 `[N, 32, 32, 3]` and int64 `[N]` in 0-9.
 
     Raises:
-      DataFileError: if the file cannot be read or does not hold the expected arrays.
+      DataFileError: if the file is not a well-formed MATLAB level-5 file of numeric
+        arrays (checked by `mat5.check_mat5` before scipy parses it), or does not hold
+        the expected arrays.
     """
     import scipy.io  # Imported lazily: only SVHN .mat files need it.
 
     path = pathlib.Path(path)
+    payload = path.read_bytes()
+    # scipy's compiled reader crashes the process on some damaged tags: check first.
+    mat5.check_mat5(path, payload)
     try:
-        mat = scipy.io.loadmat(str(path))
+        mat = scipy.io.loadmat(io.BytesIO(payload))
     except NotImplementedError as e:  # MATLAB v7.3 (HDF5) files.
         raise DataFileError(f"{path}: unsupported MATLAB file version ({e}).") from e
     except Exception as e:  # scipy raises several types on corrupt files.
