@@ -45,6 +45,7 @@ Keys (see `base_config` for the defaults):
 """
 
 import importlib.util
+import math
 import os
 import pathlib
 
@@ -277,6 +278,13 @@ def validate_config(config):
             raise ConfigError(
                 f"config.{key}={value!r} has type {type(value).__name__}; "
                 f"expected {expected.__name__}."
+            )
+    for key, value in given.items():
+        # NaN passes every `<` / `>=` range check below, and inf is no learning rate,
+        # decay or weight either: refuse every non-finite float, model.arch.* included.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"config.{key}={value!r} is not a finite number; expected a finite float."
             )
     _choice(config, "data.name", registry.DATASET_NAMES)
     _choice(config, "data.preprocess", ("",) + registry.PREPROCESSES)

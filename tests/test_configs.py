@@ -139,3 +139,24 @@ def test_cli_refuses_bad_override_before_starting(tmp_path):
     for key in config_lib.flatten(config_lib.base_config()):
         assert f"--config.{key}" in result.stdout
     assert "--workdir" in result.stdout
+
+
+_FLOAT_KEYS = sorted(
+    key for key, value in config_lib.flatten(config_lib.base_config()).items()
+    if isinstance(value, float)
+)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+@pytest.mark.parametrize("key", _FLOAT_KEYS)
+def test_non_finite_float_values_are_refused_naming_the_key_and_value(key, value):
+    assert "optimizer.learning_rate" in _FLOAT_KEYS  # The keys were found.
+    config = load_config("quickstart")
+    *sections, leaf = key.split(".")
+    node = config
+    for section in sections:
+        node = node[section]
+    node[leaf] = value
+    with pytest.raises(config_lib.ConfigError) as error:
+        config_lib.validate_config(config)
+    assert f"config.{key}={value!r} is not a finite number" in str(error.value)

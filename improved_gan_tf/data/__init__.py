@@ -5,7 +5,8 @@ int64 labels): a local directory of a dataset's standard distribution files, or
 `tensorflow_datasets` when no directory is given. The modules:
 
 - `files`: the IDX / CIFAR-10 binary / SVHN `.mat` / `.npz` readers (the package's only
-  IDX reader), local directories, and `load_arrays` (either source);
+  IDX reader), local directories, and `load_arrays` (either source); the SVHN readers
+  live in `svhn_files`, with `mat5` checking a `.mat` file before scipy parses it;
 - `tfds`: TFDS loading, failing fast and clearly without network;
 - `preprocessing`: each preprocess's forward map, exact inverse and output range;
 - `labeled`: the labeled subset of a semi-supervised run (select, save, load);

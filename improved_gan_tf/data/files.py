@@ -21,7 +21,9 @@ and int64 labels `[N]`. No TensorFlow is imported here.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import math
 import os
 import pathlib
 import warnings
@@ -36,6 +38,8 @@ from improved_gan_tf.data import tfds as tfds_source
 from improved_gan_tf.data.errors import DataFileError
 from improved_gan_tf.data.errors import DatasetNotFoundError
 from improved_gan_tf.data.errors import DataSubsetWarning
+from improved_gan_tf.data.svhn_files import read_svhn_mat
+from improved_gan_tf.data.svhn_files import read_svhn_npz
 
 __all__ = [
     "load_arrays",
@@ -67,30 +71,62 @@ _IDX_DTYPES = {
 }
 
 
-def _read_bytes(path: pathlib.Path) -> bytes:
-    """Reads a file, decompressing it when its name ends in `.gz`.
+#: numpy's limit on the number of dimensions of an array (`numpy.ndarray.ndim`).
+_NUMPY_MAX_DIMS = 64
 
-    Raises:
-      DataFileError: if the gzip stream is corrupt or truncated.
-    """
-    if path.suffix != ".gz":
-        return path.read_bytes()
+_READ_CHUNK_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def _gzip_errors(path: pathlib.Path):
+    """Turns the errors of reading a (possibly gzip-compressed) file into `DataFileError`."""
     try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
+        yield
     except EOFError as e:
         raise DataFileError(
             f"{path}: gzip stream is truncated (the file ends before the end-of-stream "
             f"marker: {e}). Re-download the file."
         ) from e
-    except (gzip.BadGzipFile, zlib.error, OSError) as e:
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise DataFileError(
+            f"{path}: corrupt gzip data ({e}). Re-download the file."
+        ) from e
+    except OSError as e:
+        if path.suffix != ".gz" or isinstance(e, (FileNotFoundError, PermissionError)):
+            raise
         raise DataFileError(
             f"{path}: corrupt gzip data ({e}). Re-download the file."
         ) from e
 
 
+def _read_up_to(stream, limit: int) -> bytes:
+    """Reads at most `limit` bytes in bounded chunks (never asks for `limit` at once, so a
+    header's claimed size is never allocated before the data is actually there)."""
+    parts = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _READ_CHUNK_BYTES))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def _count_rest(stream) -> int:
+    """The number of bytes left in `stream`, read in chunks and discarded."""
+    count = 0
+    while chunk := stream.read(_READ_CHUNK_BYTES):
+        count += len(chunk)
+    return count
+
+
 def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.ndarray:
     """Parses an IDX file (the MNIST / Fashion-MNIST format), gzip-compressed or not.
+
+    The header is read first and the size it claims is compared with the data that is
+    there before any array is allocated: a damaged header claiming enormous dimensions
+    is refused, not allocated.
 
     Args:
       path: the file; a name ending in `.gz` is decompressed.
@@ -101,48 +137,70 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
       The array with the dimensions given by the header (e.g. `[N, 28, 28]` uint8).
 
     Raises:
-      DataFileError: on a corrupt gzip stream, a bad magic number, or a payload whose
-        size does not match the header's dimensions.
+      DataFileError: on a corrupt gzip stream, a bad magic number, more dimensions than
+        numpy supports, or a payload whose size does not match the header's dimensions.
     """
     path = pathlib.Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataFileError(f"{path}: only {len(data)} bytes, too short for an IDX header.")
-    magic = int.from_bytes(data[:4], "big")
-    dtype_code, ndim = data[2], data[3]
-    if data[0] != 0 or data[1] != 0 or dtype_code not in _IDX_DTYPES or ndim == 0:
-        raise DataFileError(
-            f"{path}: bad magic number {magic} (0x{magic:08x}); an IDX file starts with "
-            "0x0000 then a type code and the number of dimensions "
-            "(2051 for images, 2049 for labels)."
+    compressed = path.suffix == ".gz"
+    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as stream, _gzip_errors(path):
+        head = _read_up_to(stream, 4)
+        if len(head) < 4:
+            raise DataFileError(
+                f"{path}: only {len(head)} bytes, too short for an IDX header."
+            )
+        magic = int.from_bytes(head, "big")
+        dtype_code, ndim = head[2], head[3]
+        if head[0] != 0 or head[1] != 0 or dtype_code not in _IDX_DTYPES or ndim == 0:
+            raise DataFileError(
+                f"{path}: bad magic number {magic} (0x{magic:08x}); an IDX file starts "
+                "with 0x0000 then a type code and the number of dimensions "
+                "(2051 for images, 2049 for labels)."
+            )
+        if expected_magic is not None and magic != expected_magic:
+            raise DataFileError(
+                f"{path}: bad magic number {magic} (0x{magic:08x}), expected "
+                f"{expected_magic} (0x{expected_magic:08x})."
+            )
+        header_len = 4 + 4 * ndim
+        dim_bytes = _read_up_to(stream, 4 * ndim)
+        if len(dim_bytes) < 4 * ndim:
+            raise DataFileError(
+                f"{path}: truncated header ({4 + len(dim_bytes)} bytes, the header of a "
+                f"{ndim}-d IDX file needs {header_len})."
+            )
+        if ndim > _NUMPY_MAX_DIMS:
+            raise DataFileError(
+                f"{path}: the header gives {ndim} dimensions; numpy arrays have at most "
+                f"{_NUMPY_MAX_DIMS} (MNIST-like files have 1 or 3): a corrupt header."
+            )
+        dims = tuple(
+            int.from_bytes(dim_bytes[4 * i : 4 * i + 4], "big") for i in range(ndim)
         )
-    if expected_magic is not None and magic != expected_magic:
-        raise DataFileError(
-            f"{path}: bad magic number {magic} (0x{magic:08x}), expected {expected_magic} "
-            f"(0x{expected_magic:08x})."
-        )
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise DataFileError(
-            f"{path}: truncated header ({len(data)} bytes, the header of a {ndim}-d IDX "
-            f"file needs {header_len})."
-        )
-    dims = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
-    dtype = _IDX_DTYPES[dtype_code]
-    record_bytes = int(np.prod(dims[1:], dtype=np.int64)) * dtype.itemsize
-    expected = dims[0] * record_bytes
-    got = len(data) - header_len
-    if got != expected:
-        whole = got // record_bytes if record_bytes else 0
-        what = "truncated" if got < expected else "has trailing bytes"
-        raise DataFileError(
-            f"{path}: {what}: the header says {dims[0]} records of shape {dims[1:]} "
-            f"({expected} bytes of data) but the file holds {got} bytes "
-            f"({whole} whole records)."
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+        dtype = _IDX_DTYPES[dtype_code]
+        # Python integers: a product of up to 64 32-bit dimensions cannot overflow here.
+        record_bytes = math.prod(dims[1:]) * dtype.itemsize
+        expected = dims[0] * record_bytes
+        nonzero_bytes = math.prod(d for d in dims if d) * dtype.itemsize
+        if nonzero_bytes > np.iinfo(np.intp).max:
+            raise DataFileError(
+                f"{path}: the header's dimensions {dims} describe more than the largest "
+                f"possible array ({nonzero_bytes} bytes): a corrupt header."
+            )
+        if compressed:
+            payload = _read_up_to(stream, expected + 1)
+            got = len(payload) + (_count_rest(stream) if len(payload) > expected else 0)
+        else:
+            got = os.fstat(stream.fileno()).st_size - header_len
+            payload = _read_up_to(stream, expected) if got == expected else b""
+        if got != expected:
+            whole = got // record_bytes if record_bytes else 0
+            what = "truncated" if got < expected else "has trailing bytes"
+            raise DataFileError(
+                f"{path}: {what}: the header says {dims[0]} records of shape {dims[1:]} "
+                f"({expected} bytes of data) but the file holds {got} bytes "
+                f"({whole} whole records)."
+            )
+    array = np.frombuffer(payload, dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -187,95 +245,6 @@ def read_cifar10_bin(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         )
     images = records[:, 1:].reshape(n, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels
-
-
-def _check_svhn_arrays(
-    path: pathlib.Path, x: np.ndarray, y: np.ndarray, x_key: str, y_key: str
-) -> tuple[np.ndarray, np.ndarray]:
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
-        raise DataFileError(
-            f"{path}: {x_key!r} has dtype {x.dtype} and shape {x.shape}, "
-            "expected uint8 (N, 32, 32, 3)."
-        )
-    y = np.asarray(y).reshape(-1)
-    if y.shape[0] != x.shape[0]:
-        raise DataFileError(
-            f"{path}: {x_key!r} holds {x.shape[0]} images but {y_key!r} holds "
-            f"{y.shape[0]} labels."
-        )
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise DataFileError(f"{path}: {y_key!r} holds non-integer labels ({y.dtype}).")
-    y = y.astype(np.int64)
-    bad = np.flatnonzero((y < 0) | (y > 9))
-    if bad.size:
-        raise DataFileError(
-            f"{path}: {y_key!r}[{bad[0]}] = {y[bad[0]]}, expected labels 0-9."
-        )
-    return np.ascontiguousarray(x), y
-
-
-def read_svhn_mat(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Parses an SVHN cropped-digits MATLAB file (`train_32x32.mat`, ...).
-
-    The file holds `X` uint8 `(32, 32, 3, N)` and `y` `(N, 1)` with labels 1-10, where
-    10 stands for the digit 0; it is mapped to 0 as TFDS does.
-
-    Args:
-      path: the `.mat` file.
-
-    Returns:
-      `(images, labels)`: uint8 `[N, 32, 32, 3]` and int64 `[N]` in 0-9.
-
-    Raises:
-      DataFileError: if the file cannot be read or does not hold the expected arrays.
-    """
-    import scipy.io  # Imported lazily: only SVHN .mat files need it.
-
-    path = pathlib.Path(path)
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except NotImplementedError as e:  # MATLAB v7.3 (HDF5) files.
-        raise DataFileError(f"{path}: unsupported MATLAB file version ({e}).") from e
-    except Exception as e:  # scipy raises several types on corrupt files.
-        raise DataFileError(f"{path}: cannot read MATLAB file ({e}).") from e
-    for key in ("X", "y"):
-        if key not in mat:
-            found = sorted(k for k in mat if not k.startswith("__"))
-            raise DataFileError(f"{path}: no variable {key!r} (found {found}).")
-    x = mat["X"]
-    if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
-        raise DataFileError(
-            f"{path}: 'X' has shape {x.shape}, expected (32, 32, 3, N)."
-        )
-    y = np.asarray(mat["y"]).reshape(-1).astype(np.int64)
-    y = np.where(y == 10, 0, y)
-    return _check_svhn_arrays(path, np.transpose(x, (3, 0, 1, 2)), y, "X", "y")
-
-
-def read_svhn_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Parses an `.npz` holding SVHN images `x` uint8 `(N, 32, 32, 3)` and labels `y` 0-9.
-
-    Args:
-      path: the `.npz` file (opened with `allow_pickle=False`).
-
-    Returns:
-      `(images, labels)`: uint8 `[N, 32, 32, 3]` and int64 `[N]`.
-
-    Raises:
-      DataFileError: if the file is corrupt or lacks `x`/`y` of the expected form.
-    """
-    path = pathlib.Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = list(npz.keys())
-            if "x" not in keys or "y" not in keys:
-                raise DataFileError(f"{path}: expected arrays 'x' and 'y', found {keys}.")
-            x, y = npz["x"], npz["y"]
-    except DataFileError:
-        raise
-    except Exception as e:  # zipfile.BadZipFile, ValueError (pickled object arrays), ...
-        raise DataFileError(f"{path}: cannot read .npz file ({e}).") from e
-    return _check_svhn_arrays(path, x, y, "x", "y")
 
 
 # --------------------------------------------------------------------------------------
