@@ -20,7 +20,7 @@ def get_config():
     config.data.name = "svhn_cropped"  # :39 svhn_data.load(data_dir, 'train'), train only
     config.data.num_labeled = 1000  # :21 --count 100 per class
     config.data.seed = 1  # :20 --seed_data 1
-    config.data.preprocess = "symmetric"  # script: (x - 127.5) / 127.5 (ours: / 128, as CIFAR-10)
+    config.data.preprocess = "signed_unit"  # script rescale: (-127.5 + mat) / 127.5
 
     config.model.architecture = "svhn"  # :60-74 as CIFAR-10 with D widths 64/128
     config.model.minibatch_discrimination = False  # :61 dropout 0.2 on the input

@@ -21,7 +21,7 @@ def get_config():
     config.data.name = "svhn_cropped"
     config.data.num_labeled = 1000  # :21 --count 100 per class
     config.data.seed = 1  # :20 --seed_data 1
-    config.data.preprocess = "symmetric"  # script: (x - 127.5) / 127.5 (ours: / 128)
+    config.data.preprocess = "signed_unit"  # script rescale: (-127.5 + mat) / 127.5
 
     config.model.architecture = "svhn"
     config.model.minibatch_discrimination = True  # :60 GaussianNoise 0.2, :73 MinibatchLayer(100)

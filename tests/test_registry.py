@@ -24,8 +24,8 @@ EXPECTED_FACTS = {
     "mnist_minibatch_discrimination": ("mnist", (28, 28, 1), 10, "unit"),
     "cifar10_feature_matching": ("cifar10", (32, 32, 3), 10, "symmetric"),
     "cifar10_minibatch_discrimination": ("cifar10", (32, 32, 3), 10, "symmetric"),
-    "svhn_feature_matching": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
-    "svhn_minibatch_discrimination": ("svhn_cropped", (32, 32, 3), 10, "symmetric"),
+    "svhn_feature_matching": ("svhn_cropped", (32, 32, 3), 10, "signed_unit"),
+    "svhn_minibatch_discrimination": ("svhn_cropped", (32, 32, 3), 10, "signed_unit"),
     "imagenet128_vbn": ("imagenet2012", (128, 128, 3), 1000, "signed_unit"),
     "goodfellow2014_mnist": ("mnist", (28, 28, 1), 10, "unit_flat"),
 }
