@@ -7,9 +7,8 @@ is computed on that CNN's penultimate 128-d features (the "classifier FD"). The 
 the real test set under the same classifier is the ceiling a generator can be compared
 with; a perfect K-class classifier on class-balanced data gives a ceiling close to K.
 
-Train the classifier once per dataset (measured here on 2 CPU cores: MNIST, 6 epochs,
-99.46% test accuracy, 12 CPU-minutes; Fashion-MNIST, 10 epochs, 91.53%, 20
-CPU-minutes):
+Train the classifier once per dataset (its test accuracy and cost are in the README's
+evaluation section):
 
     improved-gan classifier train \
         --dataset mnist --data_dir DIR --output mnist_classifier.keras
@@ -58,9 +57,8 @@ DATASETS = {
     for name in ("mnist", "fashion_mnist")
 }
 
-#: Training epochs of the `train` command, measured on 2 CPU cores: MNIST 6 epochs ->
-#: 99.46% test accuracy (717 s CPU time); Fashion-MNIST 10 epochs -> 91.53% (1169 s;
-#: 6 epochs gave 90.47%).
+#: Training epochs of the `train` command: the fewest that reached the accuracies the
+#: README's evaluation section reports.
 DEFAULT_EPOCHS = {"mnist": 6, "fashion_mnist": 10}
 
 FEATURES_LAYER = "features"
