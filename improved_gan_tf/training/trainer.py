@@ -41,6 +41,7 @@ from improved_gan_tf.data.experiment import steps_per_epoch
 from improved_gan_tf.data.experiment import training_stream
 from improved_gan_tf.training.models import apply_multi_worker_workarounds
 from improved_gan_tf.training.models import build_model
+from improved_gan_tf.training.scores import make_score_callback
 
 #: Second word of the stateless seed of the sample grids' fixed latents.
 SAMPLE_GRID_SEED_SALT = 20160610
@@ -120,14 +121,22 @@ class Trainer:
         return None
 
     def make_callbacks(self, history: list[dict], eval_ds) -> list:
-        """The callbacks of `fit`, in any order (see `training.callbacks`)."""
+        """The callbacks of `fit` (see `training.callbacks`).
+
+        Their order does not matter but for one thing: the `ScoreCallback` of
+        `evaluation.score_every_epochs` (`training.scores`) writes its scores into the
+        epoch logs, so it comes before the `EpochRecorder` that keeps them.
+        """
         config, steps = self.config, self.steps_per_epoch
         timer = callbacks_lib.StepTimer(config, steps, self.writer, config.train.log_every_steps)
+        # Only the chief scores: the other workers write no metrics.
+        score_callback = make_score_callback(config, self.data) if self.is_chief else None
         callbacks = [
             callbacks_lib.PeriodicCheckpoint(steps, self.checkpointer, config.checkpoint.every_steps),
             callbacks_lib.Schedule(config, steps),
             callbacks_lib.NonFiniteGuard(steps, lambda: self.checkpointer.last_saved),
             timer,
+            *([score_callback] if score_callback is not None else []),
             callbacks_lib.EpochRecorder(
                 config, steps, self.run, history, timer, self.checkpointer.elapsed, eval_ds,
                 num_test_examples(config, self.data), self.writer, self.is_chief,
