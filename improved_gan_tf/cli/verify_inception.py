@@ -65,14 +65,14 @@ def render(result: dict) -> list[str]:
         r = result[name]
         lines.append(
             f"{name}: {r['mean']:.5f} ± {r['std']:.4f} on {r['num_images']:,} images "
-            f"(published: {r['published']:g} ± {r['published_std']:g} on "
+            f"(published: {r['published']} ± {r['published_std']} on "
             f"{r['expected_num_images']:,}; difference {r['difference']:+.5f}, tolerance "
             f"{r['tolerance']}) {_verdict(r['within_tolerance'])}"
         )
     r = result["fid_train5k_test5k"]
     lines.append(
         f"fid_train5k_test5k: {r['value']:.5f} on {r['num_train']:,} + {r['num_test']:,} images "
-        f"(published: {r['published']:g} on {r['expected_num_images']:,} + "
+        f"(published: {r['published']} on {r['expected_num_images']:,} + "
         f"{r['expected_num_images']:,}; difference {r['difference']:+.5f}, tolerance "
         f"{r['tolerance']}) {_verdict(r['within_tolerance'])}"
     )

@@ -17,12 +17,47 @@ import numpy as np
 from improved_gan_tf.evaluation.errors import MetricInputError
 from improved_gan_tf.evaluation.metrics import (
     RunningInceptionScore,
+    activation_statistics,
     RunningStatistics,
     frechet_distance,
     inception_score,
 )
 
-__all__ = ["ClassifierScorer"]
+__all__ = ["ClassifierScorer", "classifier_card", "small_sample_messages"]
+
+
+def small_sample_messages(feature_dim: int, num_generated: int, num_reference: int) -> list[str]:
+    """A card's warnings: the classifier FD from fewer samples than feature dimensions."""
+    return [
+        f"classifier FD from {count} {which} samples, fewer than the {feature_dim} "
+        "feature dimensions: the covariance estimate is singular and the FD is biased upwards"
+        for which, count in (("generated", num_generated), ("reference", num_reference))
+        if count < feature_dim
+    ]
+
+
+def classifier_card(classifier, classifier_path=None) -> dict:
+    """The dataset classifier's part of a metric card.
+
+    Args:
+      classifier: the Keras classifier.
+      classifier_path: its file, whose SHA-256 the card carries (None: not hashed).
+
+    Returns:
+      dict with `scorer`, `classifier_path`, `classifier_sha256`, `feature_dim`,
+      `num_classes` and `comparable` (only with the same classifier file).
+    """
+    from improved_gan_tf.evaluation.dataset_classifier import FEATURES_LAYER
+    from improved_gan_tf.evaluation.statistics import file_sha256
+
+    return {
+        "scorer": "dataset classifier",
+        "classifier_path": None if classifier_path is None else str(classifier_path),
+        "classifier_sha256": None if classifier_path is None else file_sha256(classifier_path),
+        "feature_dim": int(classifier.get_layer(FEATURES_LAYER).output.shape[-1]),
+        "num_classes": int(classifier.output_shape[-1]),
+        "comparable": "only with scores from the same classifier file (its sha256)",
+    }
 
 
 class ClassifierScorer:
@@ -47,7 +82,7 @@ class ClassifierScorer:
     def __init__(self, classifier, reference_images, *, reference_name: str | None = None,
                  classifier_path=None, batch_size: int = 500):
         from improved_gan_tf.evaluation.dataset_classifier import classifier_predict
-        from improved_gan_tf.evaluation.statistics import file_sha256, statistics_sha256
+        from improved_gan_tf.evaluation.statistics import statistics_sha256
 
         reference_images = np.asarray(reference_images)
         if len(reference_images) < 2:
@@ -58,17 +93,8 @@ class ClassifierScorer:
         self.batch_size = int(batch_size)
         self._predict = classifier_predict
         _, feats = classifier_predict(classifier, reference_images, batch_size=self.batch_size)
-        stats = RunningStatistics()
-        stats.update(feats)
-        self.reference_mu, self.reference_sigma = stats.result()
-        self._card = {
-            "scorer": "dataset classifier",
-            "classifier_path": None if classifier_path is None else str(classifier_path),
-            "classifier_sha256": None if classifier_path is None else file_sha256(classifier_path),
-            "feature_dim": int(feats.shape[1]),
-            "num_classes": int(classifier.output_shape[-1]),
-            "comparable": "only with scores from the same classifier file",
-        }
+        self.reference_mu, self.reference_sigma = activation_statistics(feats)
+        self._card = classifier_card(classifier, classifier_path)
         self._reference = {
             "name": reference_name,
             "num_examples": int(len(reference_images)),
@@ -93,7 +119,8 @@ class ClassifierScorer:
         Returns:
           dict with `classifier_score` `(mean, std)`, `classifier_fd`, `num_images`
           and `card` (`card()` plus `splits`, `shuffle_seed` (None: splits in order),
-          `num_samples` and `reference` (`name`, `num_examples`, `sha256`)).
+          `split_convention`, `num_samples`, `value_range`, `reference` (`name`,
+          `num_examples`, `sha256` of its statistics) and `warnings`).
 
         Raises:
           MetricInputError: no images, too few for `splits`, or a different count than
@@ -129,6 +156,12 @@ class ClassifierScorer:
             "classifier_score": tuple(float(v) for v in score),
             "classifier_fd": float(frechet_distance(mu, sigma, self.reference_mu, self.reference_sigma)),
             "num_images": int(stats.count),
-            "card": {**self.card(), "splits": int(splits), "shuffle_seed": None,
-                     "num_samples": int(stats.count), "reference": dict(self._reference)},
+            "card": {
+                **self.card(), "splits": int(splits), "shuffle_seed": None,
+                "split_convention": "authors (rows in the order given)",
+                "num_samples": int(stats.count), "value_range": [float(v) for v in value_range],
+                "reference": dict(self._reference),
+                "warnings": small_sample_messages(self._card["feature_dim"], stats.count,
+                                                  self._reference["num_examples"]),
+            },
         }

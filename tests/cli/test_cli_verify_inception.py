@@ -55,10 +55,10 @@ def test_each_figure_is_printed_beside_the_published_one(improved_gan, graph, sm
     assert "(published: 11.24 ± 0.12 on 50,000" in line and line.endswith("not comparable")
     line = next(l for l in lines if l.startswith("inception_score_train_torch_fidelity:"))
     assert f"{r['inception_score_train_torch_fidelity']['mean']:.5f}" in line
-    assert "published: 11.2368 ± 0.0951" in line
+    assert "published: 11.23678 ± 0.0951" in line
     line = next(l for l in lines if l.startswith("fid_train5k_test5k:"))
     assert f"{r['fid_train5k_test5k']['value']:.5f} on {IMAGES} + {IMAGES} images" in line
-    assert "published: 10.3233 on 5,000 + 5,000" in line and line.endswith("not comparable")
+    assert "published: 10.3233274 on 5,000 + 5,000" in line and line.endswith("not comparable")
     assert "  feature_dim: 16 (published graph: 2048) DIFFERS" in lines
     assert "  num_classes: 1008 (published graph: 1008) ok" in lines
     for check in ("features_finite", "features_non_negative", "probabilities_sum_to_one",
