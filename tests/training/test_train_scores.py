@@ -179,3 +179,38 @@ def test_a_missing_classifier_file_is_a_config_error_naming_it(tmp_path):
     config = two_epochs(score_every_epochs=1, classifier_path=str(tmp_path / "none.keras"))
     with pytest.raises(ConfigError, match="none.keras"):
         training.train(config, tmp_path / "run")
+
+
+def test_an_inception_scored_cifar_run_records_is_and_fid_of_its_samples(tmp_path):
+    from improved_gan_tf.evaluation import InceptionScorer
+    from improved_gan_tf.sampling import to_pixels
+    from tests.evaluation.synthetic_inception import build_tiny_inception_graph
+
+    graph_path = tmp_path / "classify_image_graph_def.pb"
+    build_tiny_inception_graph(graph_path)
+    config = tiny(load_config("cifar10_feature_matching"), test_examples=24)
+    config.evaluation.score_every_epochs = 1
+    config.evaluation.score_num_samples = 20
+    config.evaluation.score_splits = 2
+    config.evaluation.scorer = "inception"
+    config.evaluation.inception_graph = str(graph_path)
+    workdir = tmp_path / "run"
+    training.train(config, workdir)
+    record = json.loads((workdir / "metrics.json").read_text())[0]
+
+    config, model = training.restore_models(workdir)
+    batches = []
+    for index, start in enumerate(range(0, 20, BATCH)):
+        z = sample_latents(config.model.latent_distribution, (min(BATCH, 20 - start), model.latent_dim),
+                           seed=tf.constant([config.seed, index], tf.int32))
+        batches.append(np.asarray(model.generator(z, training=False)))
+    pixels = to_pixels(np.concatenate(batches), (32, 32, 3), "symmetric")
+    from improved_gan_tf.data import load_arrays
+
+    test_x, _ = load_arrays("cifar10", "test", config.data.dir)
+    scorer = InceptionScorer(graph_path, verbose=0)
+    direct = scorer.score(pixels, splits=2, reference=test_x[:24])
+    assert record["score_inception_score"] == pytest.approx(direct["inception_score"][0], rel=1e-4)
+    assert record["score_inception_score_std"] == pytest.approx(
+        direct["inception_score"][1], rel=1e-3, abs=1e-7)
+    assert record["score_fid"] == pytest.approx(direct["fid"], rel=1e-3, abs=1e-6)
