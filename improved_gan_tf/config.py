@@ -42,7 +42,8 @@ Keys (see `base_config` for the defaults):
 - `checkpoint.*`: `every_steps` (0 = at epoch ends only), `max_to_keep`.
 - `distribute.*`: `strategy` (`auto`, `mirrored`, `multi_worker`, `none`) and
   `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
-- `evaluation.*`: sample-quality scores during training (`evaluation.ScoreCallback`):
+- `evaluation.*`: sample-quality scores during training (`evaluation.ScoreCallback`,
+  built by `evaluation.make_score_callback`, which `improved-gan train` hands the trainer):
   `score_every_epochs` (0 = off), `score_num_samples`, `score_splits`, `scorer`
   (`classifier`: the dataset classifier score and FD of MNIST-like data, from
   `classifier_path`; `inception`: IS and FID with `inception_graph` (the 2015

@@ -45,7 +45,7 @@ from improved_gan_tf.training.checkpoints import NonFiniteLossError
 #: Losses and accuracy of `fit`'s epoch logs kept in an epoch's record, in this order.
 EPOCH_LOG_KEYS = ("d_loss", "g_loss", "supervised_loss", "unsupervised_loss", "accuracy")
 #: Epoch log entries starting with this (`ScoreCallback(prefix=...)`, see
-#: `training.scores`) are kept in the epoch's record too, after the losses.
+#: `evaluation.training_scores`) are kept in the epoch's record too, after the losses.
 SCORE_LOG_PREFIX = "score_"
 
 

@@ -41,7 +41,6 @@ from improved_gan_tf.data.experiment import steps_per_epoch
 from improved_gan_tf.data.experiment import training_stream
 from improved_gan_tf.training.models import apply_multi_worker_workarounds
 from improved_gan_tf.training.models import build_model
-from improved_gan_tf.training.scores import make_score_callback
 
 #: Second word of the stateless seed of the sample grids' fixed latents.
 SAMPLE_GRID_SEED_SALT = 20160610
@@ -57,14 +56,26 @@ class Trainer:
     Args:
         config: the run's config (validated here).
         workdir: the run directory; created if missing, resumed if it has a checkpoint.
+        score_callback_factory: `factory(config, data) -> callback or None`, the
+            `ScoreCallback` of `evaluation.score_every_epochs`:
+            `improved_gan_tf.evaluation.make_score_callback` (passed by `improved-gan
+            train`; this package does not import `evaluation`).
 
     Raises:
-        ConfigError: `train.run_eagerly` under a multi-replica strategy, or a config the
-            data or the architecture cannot take.
+        ConfigError: `train.run_eagerly` under a multi-replica strategy, a config the
+            data or the architecture cannot take, or `evaluation.score_every_epochs` > 0
+            without a `score_callback_factory`.
     """
 
-    def __init__(self, config, workdir):
+    def __init__(self, config, workdir, score_callback_factory=None):
         self.config = validate_config(config)
+        if config.evaluation.score_every_epochs and score_callback_factory is None:
+            raise ConfigError(
+                f"config.evaluation.score_every_epochs={config.evaluation.score_every_epochs} "
+                "needs the score callback: pass score_callback_factory="
+                "improved_gan_tf.evaluation.make_score_callback (improved-gan train does)."
+            )
+        self.score_callback_factory = score_callback_factory
         self.strategy = make_strategy(config)
         self.task_type, self.task_id, self.is_chief = task_info(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -124,13 +135,16 @@ class Trainer:
         """The callbacks of `fit` (see `training.callbacks`).
 
         Their order does not matter but for one thing: the `ScoreCallback` of
-        `evaluation.score_every_epochs` (`training.scores`) writes its scores into the
-        epoch logs, so it comes before the `EpochRecorder` that keeps them.
+        `evaluation.score_every_epochs` (from `score_callback_factory`) writes its
+        scores into the epoch logs, so it comes before the `EpochRecorder` that keeps
+        them.
         """
         config, steps = self.config, self.steps_per_epoch
         timer = callbacks_lib.StepTimer(config, steps, self.writer, config.train.log_every_steps)
         # Only the chief scores: the other workers write no metrics.
-        score_callback = make_score_callback(config, self.data) if self.is_chief else None
+        score_callback = None
+        if self.is_chief and self.score_callback_factory is not None:
+            score_callback = self.score_callback_factory(config, self.data)
         callbacks = [
             callbacks_lib.PeriodicCheckpoint(steps, self.checkpointer, config.checkpoint.every_steps),
             callbacks_lib.Schedule(config, steps),
@@ -222,15 +236,17 @@ class Trainer:
             shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
 
 
-def train(config, workdir) -> dict:
+def train(config, workdir, *, score_callback_factory=None) -> dict:
     """Trains `config` in `workdir` (resuming from its last checkpoint); returns the report.
 
-    Call `configure_devices(config)` first in a fresh process (the CLI does).
+    Call `configure_devices(config)` first in a fresh process (the CLI does). A config
+    with `evaluation.score_every_epochs` > 0 needs `score_callback_factory=
+    improved_gan_tf.evaluation.make_score_callback` (see `Trainer`).
 
     Raises:
         NonFiniteLossError: a loss became NaN or infinite (the last good checkpoint is kept).
     """
-    trainer = Trainer(config, workdir)
+    trainer = Trainer(config, workdir, score_callback_factory=score_callback_factory)
     try:
         return trainer.fit()
     finally:

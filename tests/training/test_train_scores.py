@@ -21,6 +21,7 @@ from improved_gan_tf.config import validate_config
 from improved_gan_tf.evaluation import classifier_predict
 from improved_gan_tf.evaluation import load_dataset_classifier
 from improved_gan_tf.evaluation import load_dataset_split
+from improved_gan_tf.evaluation import make_score_callback
 from improved_gan_tf.evaluation import train_dataset_classifier
 from improved_gan_tf.latents import sample_latents
 from tests.train_utils import load_config
@@ -55,7 +56,7 @@ def scored_run(classifier_path, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("scored")
     config = two_epochs(score_every_epochs=2, score_num_samples=NUM_SAMPLES, score_splits=SPLITS,
                         scorer="classifier", classifier_path=str(classifier_path))
-    training.train(config, workdir)
+    training.train(config, workdir, score_callback_factory=make_score_callback)
     return workdir
 
 
@@ -178,7 +179,15 @@ def test_an_unknown_scorer_and_too_few_samples_are_config_errors():
 def test_a_missing_classifier_file_is_a_config_error_naming_it(tmp_path):
     config = two_epochs(score_every_epochs=1, classifier_path=str(tmp_path / "none.keras"))
     with pytest.raises(ConfigError, match="none.keras"):
+        training.train(config, tmp_path / "run", score_callback_factory=make_score_callback)
+
+
+def test_scoring_without_the_callback_factory_is_a_config_error_not_a_silent_run(
+        classifier_path, tmp_path):
+    config = two_epochs(score_every_epochs=1, classifier_path=str(classifier_path))
+    with pytest.raises(ConfigError, match="score_callback_factory"):
         training.train(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_inception_scored_cifar_run_records_is_and_fid_of_its_samples(tmp_path):
@@ -195,7 +204,7 @@ def test_an_inception_scored_cifar_run_records_is_and_fid_of_its_samples(tmp_pat
     config.evaluation.scorer = "inception"
     config.evaluation.inception_graph = str(graph_path)
     workdir = tmp_path / "run"
-    training.train(config, workdir)
+    training.train(config, workdir, score_callback_factory=make_score_callback)
     record = json.loads((workdir / "metrics.json").read_text())[0]
 
     config, model = training.restore_models(workdir)

@@ -1,6 +1,8 @@
 """Scores during training: the `evaluation.ScoreCallback` a config's `evaluation.*` asks for.
 
-`make_score_callback(config, data)` returns None when `evaluation.score_every_epochs`
+`make_score_callback(config, data)` is the `score_callback_factory` of
+`training.train` / `training.Trainer` (the training package never imports this one;
+`improved-gan train` passes it). It returns None when `evaluation.score_every_epochs`
 is 0 (the default), so a run without scores builds no scorer and loads no network.
 Otherwise it builds the scorer once, before `fit`:
 
