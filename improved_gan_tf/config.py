@@ -42,6 +42,14 @@ Keys (see `base_config` for the defaults):
 - `checkpoint.*`: `every_steps` (0 = at epoch ends only), `max_to_keep`.
 - `distribute.*`: `strategy` (`auto`, `mirrored`, `multi_worker`, `none`) and
   `logical_cpus` (split the CPU into that many logical devices; 0 = leave as is).
+- `evaluation.*`: sample-quality scores during training (`evaluation.ScoreCallback`,
+  built by `evaluation.make_score_callback`, which `improved-gan train` hands the trainer):
+  `score_every_epochs` (0 = off), `score_num_samples`, `score_splits`, `scorer`
+  (`classifier`: the dataset classifier score and FD of MNIST-like data, from
+  `classifier_path`; `inception`: IS and FID with `inception_graph` (the 2015
+  `classify_image_graph_def.pb`, comparable with published numbers) or
+  `inception_weights` (Keras InceptionV3 `.h5`, not comparable), against
+  `reference_statistics` (a TTUR `.npz`) or, when empty, the run's test images).
 """
 
 import importlib.util
@@ -203,6 +211,18 @@ def base_config():
     c.distribute = config_dict.ConfigDict()
     c.distribute.strategy = "auto"
     c.distribute.logical_cpus = 0
+
+    c.evaluation = config_dict.ConfigDict()
+    # Score the generator after every N epochs (0 = never: no scorer is even built).
+    c.evaluation.score_every_epochs = 0
+    c.evaluation.score_num_samples = 5000  # generated per scoring; FID warns below 2,048
+    c.evaluation.score_splits = 10  # splits of the classifier / Inception score
+    c.evaluation.scorer = "classifier"  # "classifier" (MNIST-like data) or "inception"
+    c.evaluation.classifier_path = ""  # .keras of `improved-gan classifier train`
+    c.evaluation.inception_graph = ""  # 2015 classify_image_graph_def.pb (comparable)
+    c.evaluation.inception_weights = ""  # Keras InceptionV3 .h5 (not comparable)
+    # TTUR .npz of the FID reference (`improved-gan stats`); "" = the run's test images.
+    c.evaluation.reference_statistics = ""
     c.lock()
     return c
 
@@ -311,7 +331,8 @@ def validate_config(config):
         ("train.num_samples", 1), ("train.log_every_steps", 0),
         ("checkpoint.every_steps", 0), ("checkpoint.max_to_keep", 1),
         ("distribute.logical_cpus", 0), ("train.intra_op_threads", 0),
-        ("train.inter_op_threads", 0),
+        ("train.inter_op_threads", 0), ("evaluation.score_every_epochs", 0),
+        ("evaluation.score_num_samples", 2), ("evaluation.score_splits", 1),
     ):
         _at_least(config, key, minimum)
     if config.model.label_smoothing >= 1.0:
@@ -340,6 +361,47 @@ def validate_config(config):
             f"config.model.discriminator_steps={config.model.discriminator_steps} "
             "(each of the k D updates takes its own part of the batch)."
         )
+    _validate_evaluation(config)
     if config.data.name == "imagenet2012" and config.model.architecture != "imagenet128":
         raise ConfigError("config.data.name='imagenet2012' needs config.model.architecture='imagenet128'.")
     return config
+
+
+#: Values of `config.evaluation.scorer`.
+SCORERS = ("classifier", "inception")
+
+
+def _validate_evaluation(config):
+    """The `evaluation.*` keys: a scorer that can run, checked only when scoring is on."""
+    _choice(config, "evaluation.scorer", SCORERS)
+    e = config.evaluation
+    if not e.score_every_epochs:
+        return
+    if e.score_num_samples < 2 * e.score_splits:
+        raise ConfigError(
+            f"config.evaluation.score_num_samples={e.score_num_samples} is too few for "
+            f"config.evaluation.score_splits={e.score_splits}: each split needs 2 samples."
+        )
+    if e.scorer == "classifier":
+        if not e.classifier_path:
+            raise ConfigError(
+                "config.evaluation.scorer='classifier' needs config.evaluation.classifier_path "
+                "(a .keras file of `improved-gan classifier train`)."
+            )
+        if config.data.name not in ("mnist", "fashion_mnist"):
+            raise ConfigError(
+                f"config.evaluation.scorer='classifier' is for MNIST-like data; "
+                f"config.data.name={config.data.name!r}: use scorer='inception'."
+            )
+    else:
+        if bool(e.inception_graph) == bool(e.inception_weights):
+            raise ConfigError(
+                "config.evaluation.scorer='inception' needs exactly one of "
+                "config.evaluation.inception_graph and config.evaluation.inception_weights; "
+                f"got {e.inception_graph!r} and {e.inception_weights!r}."
+            )
+    if e.reference_statistics and not e.reference_statistics.endswith(".npz"):
+        raise ConfigError(
+            f"config.evaluation.reference_statistics={e.reference_statistics!r} must be a "
+            "TTUR .npz statistics file."
+        )

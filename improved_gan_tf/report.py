@@ -6,7 +6,8 @@ A report has two sections, written at different times by different tools:
   when a run, or a resumed part of it, ends): the run's config, data, schedule, speed,
   final and best test error, last checkpoint and weight fingerprints;
 - the scores section (`write_scores`, called by `improved_gan_tf.evaluation.scoring`):
-  report.json's "scores" entry, named by the checkpoint it was computed on.
+  report.json's "scores" entry, named by the checkpoint it was computed on; each score
+  keeps its metric card ("card"), which report.md shows as a table under the score.
 
 Each writer keeps the other's section: report.json is read, one section replaced and
 written back, and report.md is rendered again from both sections (and the run's
@@ -172,6 +173,41 @@ def _score_table(score_name, distance_name, samples_score, distance, real_score,
     ]
 
 
+def render_card_md(card: dict) -> list[str]:
+    """A score's metric card as a two-column table (how the number was computed)."""
+    file = card.get("weights") or card.get("classifier_path")
+    sha256 = card.get("weights_sha256") or card.get("classifier_sha256")
+    rows = [("scorer", card.get("scorer")),
+            ("network file", f"`{file}`" if file else "none (random weights)"),
+            ("sha256", f"`{sha256}`" if sha256 else "-")]
+    if "resize" in card:
+        rows.append(("resize", card["resize"]))
+    if "logits" in card:
+        rows.append(("logits", f"{card['logits']}; {card['num_classes']} classes"))
+    else:
+        rows.append(("classes / features", f"{card.get('num_classes')} / {card.get('feature_dim')}"))
+    rows.append(("splits", f"{card.get('splits')}, {card.get('split_convention') or 'in order'}"))
+    rows.append(("shuffle seed", str(card.get("shuffle_seed"))))
+    rows.append(("N (samples)", f"{card.get('num_samples'):,}"))
+    reference = card.get("reference")
+    if reference:
+        text = f"{reference.get('name') or 'given statistics'}"
+        if reference.get("num_examples") is not None:
+            text += f", N = {reference['num_examples']:,}"
+        if reference.get("file"):
+            text += f", file `{reference['file']}` (sha256 `{reference['file_sha256']}`)"
+        text += f"; statistics sha256 `{reference.get('sha256')}`"
+        rows.append(("reference", text))
+    comparable = card.get("comparability") or card.get("comparable")
+    if comparable:
+        rows.append(("comparable", comparable))
+    for message in card.get("warnings") or []:
+        rows.append(("**warning**", message))
+    lines = ["", "| metric card | |", "|---|---|"]
+    lines += [f"| {name} | {str(value).replace('|', '/')} |" for name, value in rows]
+    return lines
+
+
 def render_scores_md(scores: dict) -> str:
     """The report.md "Scores" section."""
     lines = [SCORES_HEADING, ""]
@@ -192,6 +228,8 @@ def render_scores_md(scores: dict) -> str:
             "classifier score", "classifier FD", c["classifier_score"], c["classifier_fd"],
             c["real_test_classifier_score"], "real test set (ceiling)",
         )
+        if c.get("card"):
+            lines += render_card_md(c["card"])
     i = scores.get("inception")
     if i:
         lines.append(f"- Inception-v3: {i['network']} network, weights `{i['weights']}`")
@@ -199,6 +237,8 @@ def render_scores_md(scores: dict) -> str:
             "Inception score", "FID", i["inception_score"], i["fid"],
             i["real_test_inception_score"], "real test set",
         )
+        if i.get("card"):
+            lines += render_card_md(i["card"])
     p = scores.get("parzen")
     if p:
         lines += [

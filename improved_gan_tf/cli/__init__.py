@@ -5,6 +5,8 @@
     improved-gan score --workdir RUN ...
     improved-gan classifier train|evaluate --dataset mnist --data_dir DIR ...
     improved-gan humaneval serve|report ...
+    improved-gan stats --dataset cifar10 --split train --data_dir DIR --output FILE.npz ...
+    improved-gan verify-inception --graph classify_image_graph_def.pb --cifar10 DIR
     improved-gan <subcommand> --help
 
 Each subcommand is a module with a `run(argv)` function that parses its own absl flags
@@ -33,6 +35,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("improved_gan_tf.cli.score", "score a run's generator; write the figures into its report"),
     "classifier": ("improved_gan_tf.cli.classifier", "train or check the dataset classifier of the MNIST-like scores"),
     "humaneval": ("improved_gan_tf.cli.humaneval", "the visual Turing test: serve its page, report error rates"),
+    "stats": ("improved_gan_tf.cli.stats", "FID reference statistics of a dataset split (TTUR .npz)"),
+    "verify-inception": ("improved_gan_tf.cli.verify_inception",
+                         "check a local 2015 Inception graph against the published CIFAR-10 figures"),
 }
 
 

@@ -150,10 +150,13 @@ def main(argv: list[str], flag_values: flags.FlagValues) -> None:
     config, workdir = flag_values.config, flag_values.workdir
     validate_config(config)
     from improved_gan_tf import training  # Imports TensorFlow: after the flag checks.
+    from improved_gan_tf.evaluation import make_score_callback
 
     training.configure_devices(config)
     try:
-        report = training.train(config, workdir)
+        # Scores during training (config.evaluation.*): the trainer does not import
+        # `evaluation`, so the command hands it the factory of the ScoreCallback.
+        report = training.train(config, workdir, score_callback_factory=make_score_callback)
     except training.NonFiniteLossError as error:
         common.fail(program, error, status=NON_FINITE_LOSS_EXIT_STATUS)
     summary = f"done: {report['epochs_completed']} epochs, {report['wall_seconds']:.0f} s"

@@ -9,7 +9,11 @@
 - `InceptionScorer`: Inception-v3 (the paper's 2015 `classify_image_graph_def.pb`, whose
   numbers are comparable with published ones, or Keras ImageNet weights, whose are not)
   over image sets, batch by batch, giving the Inception Score and FID with a metric card.
-- `ScoreCallback`: a Keras callback scoring `model.generator` every N epochs.
+- `ScoreCallback`: a Keras callback scoring `model.generator` every N epochs, with an
+  `InceptionScorer` or a `ClassifierScorer` (the dataset classifier's score and FD of
+  MNIST-like data behind the same `score(batches, num_images=...)`);
+  `make_score_callback(config, data)`, the one a config's `evaluation.*` asks for
+  (`training.train(..., score_callback_factory=make_score_callback)`).
 - `verify_inception`: checks a local copy of the 2015 graph against published figures.
 - `check_graph_def`: the op-type allowlist a GraphDef passes before it is imported.
 - `classifier_score`, `classifier_frechet_distance`, `train_dataset_classifier`, ...:
@@ -18,6 +22,7 @@
 - `parzen_log_likelihood`, `select_parzen_sigma`: Goodfellow et al. (2014)'s
   Parzen-window log-likelihood (read its docstring's caveats).
 """
+from improved_gan_tf.evaluation.classifier_scorer import ClassifierScorer
 from improved_gan_tf.evaluation.dataset_classifier import (
     build_dataset_classifier,
     classifier_frechet_distance,
@@ -64,6 +69,7 @@ from improved_gan_tf.evaluation.verification import PUBLISHED_FIGURES, verify_in
 
 __all__ = [
     "ALLOWED_GRAPH_OPS",
+    "ClassifierScorer",
     "InceptionScorer",
     "MetricInputError",
     "MissingWeightsError",
@@ -71,6 +77,7 @@ __all__ = [
     "RunningInceptionScore",
     "RunningStatistics",
     "ScoreCallback",
+    "make_score_callback",
     "SmallSampleWarning",
     "StatisticsFileError",
     "UnsafeGraphError",
@@ -109,4 +116,8 @@ def __getattr__(name):
         from improved_gan_tf.evaluation.callback import ScoreCallback
 
         return ScoreCallback
+    if name == "make_score_callback":
+        from improved_gan_tf.evaluation.training_scores import make_score_callback
+
+        return make_score_callback
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,9 @@ What `score_run` does:
      logspace(-1, 0, 10) chosen on training images 50,000-50,999, mean over the 10,000
      test images and its standard error), next to the paper's 225 +- 2. Read
      `improved_gan_tf.evaluation.parzen`'s docstring for the estimator's weaknesses.
+   Each of these scores carries its metric card (`"card"`: the network or classifier
+   file and its SHA-256, splits, shuffle, number of samples, the reference set, its
+   size and the hash of its statistics, small-sample warnings).
 4. Stores the figures as the scores section of the run's report
    (`improved_gan_tf.report.write_scores`: report.json's "scores", report.md's
    "## Scores"), which a resumed training keeps.
@@ -271,6 +274,10 @@ def score_run(
                 dc.classifier_score(real_probs, _splits(len(real_probs), splits))
             ),
             "real_test_accuracy": float(np.mean(np.argmax(real_probs, 1) == test_y)),
+            "card": _classifier_run_card(
+                net, net_info["path"], _splits(len(probs), splits), len(probs),
+                f"{dataset} test", real_feats,
+            ),
         }
         if use_parzen:
             scores["parzen"] = _parzen(generated[:parzen_samples], data_dir, reference_examples, progress)
@@ -281,9 +288,11 @@ def score_run(
             inception_weights or "imagenet", batch_size=min(batch_size, 50), verbose=verbose
         )
         reference = scorer.score(test_x, splits=_splits(len(test_x), splits))
+        # A small-sample FID warns, and its card keeps the message (card["warnings"]).
         result = scorer.score(
             samples(), splits=_splits(num_samples, splits),
             reference=(reference["mu"], reference["sigma"]), num_images=num_samples,
+            reference_name=f"{dataset} test", reference_num_examples=int(len(test_x)),
         )
         scores["inception"] = {
             "weights": str(inception_weights or "imagenet"),
@@ -291,12 +300,38 @@ def score_run(
             "inception_score": list(result["inception_score"]),
             "fid": float(result["fid"]),
             "real_test_inception_score": list(reference["inception_score"]),
+            "card": result["card"],
         }
 
     scores["seconds"] = round(time.time() - started, 1)
     if write_report:
         report_lib.write_scores(run, scores)
     return scores
+
+
+def _classifier_run_card(net, path, splits, num_samples, reference_name, reference_feats) -> dict:
+    """The metric card of a classifier score / FD (as `ClassifierScorer.score` gives)."""
+    from improved_gan_tf.evaluation.classifier_scorer import classifier_card
+    from improved_gan_tf.evaluation.classifier_scorer import small_sample_messages
+    from improved_gan_tf.evaluation.metrics import activation_statistics
+    from improved_gan_tf.evaluation.statistics import statistics_sha256
+
+    card = classifier_card(net, path)
+    messages = small_sample_messages(card["feature_dim"], num_samples, len(reference_feats))
+    return {
+        **card,
+        "splits": int(splits),
+        "shuffle_seed": None,
+        "split_convention": "authors (rows in the order given)",
+        "num_samples": int(num_samples),
+        "value_range": [0.0, 255.0],
+        "reference": {
+            "name": reference_name,
+            "num_examples": int(len(reference_feats)),
+            "sha256": statistics_sha256(*activation_statistics(reference_feats)),
+        },
+        "warnings": messages,
+    }
 
 
 def _parzen(pixels, data_dir, num_test, progress):

@@ -7,7 +7,8 @@ only through `self.model`.
 - `StepTimer`: seconds per step, and the per-step TensorBoard scalars;
 - `PeriodicCheckpoint`: a checkpoint every `checkpoint.every_steps` steps and at the end
   of every epoch;
-- `EpochRecorder`: one record per epoch (metrics.json / metrics.csv, TensorBoard);
+- `EpochRecorder`: one record per epoch (metrics.json / metrics.csv, TensorBoard),
+  with the `score_*` entries of an `evaluation.ScoreCallback` placed before it;
 - `SampleGrid`: the PNG grid of samples from a fixed latent batch, every epoch.
 
 A run's `fit` may start in the middle of an epoch (a resumed run first finishes its
@@ -43,6 +44,9 @@ from improved_gan_tf.training.checkpoints import NonFiniteLossError
 
 #: Losses and accuracy of `fit`'s epoch logs kept in an epoch's record, in this order.
 EPOCH_LOG_KEYS = ("d_loss", "g_loss", "supervised_loss", "unsupervised_loss", "accuracy")
+#: Epoch log entries starting with this (`ScoreCallback(prefix=...)`, see
+#: `evaluation.training_scores`) are kept in the epoch's record too, after the losses.
+SCORE_LOG_PREFIX = "score_"
 
 
 def _to_float(value) -> float:
@@ -259,6 +263,8 @@ class EpochRecorder(RunCallback):
         record.update({key: logs[key] for key in EPOCH_LOG_KEYS if key in logs})
         if "val_error" in logs:
             record.update(self._test_errors(logs["val_error"]))
+        # Present only in the epochs a ScoreCallback earlier in the list scored.
+        record.update({k: v for k, v in logs.items() if k.startswith(SCORE_LOG_PREFIX)})
         # The rate of the epoch's last step (per-step schedules change it every step).
         record["learning_rate"] = learning_rate_at(self.config, epoch, step - 1)
         record["seconds_per_step"] = seconds / steps

@@ -56,14 +56,26 @@ class Trainer:
     Args:
         config: the run's config (validated here).
         workdir: the run directory; created if missing, resumed if it has a checkpoint.
+        score_callback_factory: `factory(config, data) -> callback or None`, the
+            `ScoreCallback` of `evaluation.score_every_epochs`:
+            `improved_gan_tf.evaluation.make_score_callback` (passed by `improved-gan
+            train`; this package does not import `evaluation`).
 
     Raises:
-        ConfigError: `train.run_eagerly` under a multi-replica strategy, or a config the
-            data or the architecture cannot take.
+        ConfigError: `train.run_eagerly` under a multi-replica strategy, a config the
+            data or the architecture cannot take, or `evaluation.score_every_epochs` > 0
+            without a `score_callback_factory`.
     """
 
-    def __init__(self, config, workdir):
+    def __init__(self, config, workdir, score_callback_factory=None):
         self.config = validate_config(config)
+        if config.evaluation.score_every_epochs and score_callback_factory is None:
+            raise ConfigError(
+                f"config.evaluation.score_every_epochs={config.evaluation.score_every_epochs} "
+                "needs the score callback: pass score_callback_factory="
+                "improved_gan_tf.evaluation.make_score_callback (improved-gan train does)."
+            )
+        self.score_callback_factory = score_callback_factory
         self.strategy = make_strategy(config)
         self.task_type, self.task_id, self.is_chief = task_info(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
@@ -120,14 +132,25 @@ class Trainer:
         return None
 
     def make_callbacks(self, history: list[dict], eval_ds) -> list:
-        """The callbacks of `fit`, in any order (see `training.callbacks`)."""
+        """The callbacks of `fit` (see `training.callbacks`).
+
+        Their order does not matter but for one thing: the `ScoreCallback` of
+        `evaluation.score_every_epochs` (from `score_callback_factory`) writes its
+        scores into the epoch logs, so it comes before the `EpochRecorder` that keeps
+        them.
+        """
         config, steps = self.config, self.steps_per_epoch
         timer = callbacks_lib.StepTimer(config, steps, self.writer, config.train.log_every_steps)
+        # Only the chief scores: the other workers write no metrics.
+        score_callback = None
+        if self.is_chief and self.score_callback_factory is not None:
+            score_callback = self.score_callback_factory(config, self.data)
         callbacks = [
             callbacks_lib.PeriodicCheckpoint(steps, self.checkpointer, config.checkpoint.every_steps),
             callbacks_lib.Schedule(config, steps),
             callbacks_lib.NonFiniteGuard(steps, lambda: self.checkpointer.last_saved),
             timer,
+            *([score_callback] if score_callback is not None else []),
             callbacks_lib.EpochRecorder(
                 config, steps, self.run, history, timer, self.checkpointer.elapsed, eval_ds,
                 num_test_examples(config, self.data), self.writer, self.is_chief,
@@ -213,15 +236,17 @@ class Trainer:
             shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
 
 
-def train(config, workdir) -> dict:
+def train(config, workdir, *, score_callback_factory=None) -> dict:
     """Trains `config` in `workdir` (resuming from its last checkpoint); returns the report.
 
-    Call `configure_devices(config)` first in a fresh process (the CLI does).
+    Call `configure_devices(config)` first in a fresh process (the CLI does). A config
+    with `evaluation.score_every_epochs` > 0 needs `score_callback_factory=
+    improved_gan_tf.evaluation.make_score_callback` (see `Trainer`).
 
     Raises:
         NonFiniteLossError: a loss became NaN or infinite (the last good checkpoint is kept).
     """
-    trainer = Trainer(config, workdir)
+    trainer = Trainer(config, workdir, score_callback_factory=score_callback_factory)
     try:
         return trainer.fit()
     finally:

@@ -5,6 +5,7 @@ written into report.json / report.md must equal a direct computation with the
 evaluation functions on the same samples.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -150,6 +151,41 @@ def test_scores_equal_a_direct_computation(run_dir, scored, classifier_path, mni
     assert p["paper"] == [225.0, 2.0]
 
 
+def ttur_statistics_sha256(features):
+    """SHA-256 of "D;D,D;" + float64 mu bytes + float64 sigma bytes (np.cov, rowvar=False)."""
+    features = np.asarray(features, np.float64)
+    mu, sigma = features.mean(0), np.cov(features, rowvar=False)
+    d = mu.shape[0]
+    return hashlib.sha256(f"{d};{d},{d};".encode() + mu.astype("<f8").tobytes()
+                          + sigma.astype("<f8").tobytes()).hexdigest()
+
+
+def test_the_classifier_score_carries_its_metric_card(run_dir, scored, classifier_path, mnist_dir):
+    card = scored[0]["classifier"]["card"]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["scores"]["classifier"]["card"] == card
+    assert card["scorer"] == "dataset classifier"
+    assert card["classifier_path"] == str(classifier_path)
+    assert card["classifier_sha256"] == hashlib.sha256(classifier_path.read_bytes()).hexdigest()
+    assert card["splits"] == 10 and card["shuffle_seed"] is None
+    assert card["num_samples"] == NUM_SAMPLES and card["num_classes"] == 10
+    test_x, _ = load_dataset_split("mnist", mnist_dir, "test")
+    _, real_feats = classifier_predict(load_dataset_classifier(classifier_path), test_x[:REFERENCE])
+    assert card["reference"] == {"name": "mnist test", "num_examples": REFERENCE,
+                                 "sha256": ttur_statistics_sha256(real_feats)}
+    # 120 generated samples < 128 feature dimensions: the card says the FD is biased.
+    assert len(card["warnings"]) == 1 and "120 generated samples" in card["warnings"][0]
+    md = (run_dir / "report.md").read_text()
+    scores_md = md[md.index("## Scores"):md.index("## Config")]
+    assert "| metric card | |" in scores_md
+    assert f"| sha256 | `{card['classifier_sha256']}` |" in scores_md
+    assert "| splits | 10, authors (rows in the order given) |" in scores_md
+    assert "| shuffle seed | None |" in scores_md
+    assert f"| N (samples) | {NUM_SAMPLES} |" in scores_md
+    assert f"mnist test, N = {REFERENCE}; statistics sha256 `{card['reference']['sha256']}`" in scores_md
+    assert "| **warning** | classifier FD from 120 generated samples" in scores_md
+
+
 def test_scoring_again_replaces_the_section(run_dir, scored, classifier_path):
     scores = score_lib.score_run(
         run_dir, num_samples=30, classifier=classifier_path, parzen="no", seed=1, verbose=0,
@@ -232,6 +268,31 @@ def test_cifar_run_without_inception_weights_is_a_clear_error(cifar_run, tmp_pat
                            "--inception_weights", str(tmp_path / "missing.h5"))
     assert result.returncode == 2, result.stderr[-3000:]
     assert "missing.h5" in one_error_line(result.stderr)
+
+
+def test_the_inception_score_carries_the_graphs_card(cifar_run, tmp_path):
+    from tests.evaluation.synthetic_inception import build_tiny_inception_graph
+
+    graph_path = tmp_path / "classify_image_graph_def.pb"
+    build_tiny_inception_graph(graph_path)
+    with pytest.warns(UserWarning, match="fewer than the 16 feature dimensions"):
+        scores = score_lib.score_run(
+            cifar_run, num_samples=12, inception_weights=graph_path, batch_size=6,
+            reference_examples=20, splits=2, verbose=0,
+        )
+    card = scores["inception"]["card"]
+    assert json.loads((cifar_run / "report.json").read_text())["scores"]["inception"]["card"] == card
+    assert card["weights"] == str(graph_path)
+    assert card["weights_sha256"] == hashlib.sha256(graph_path.read_bytes()).hexdigest()
+    assert card["splits"] == 2 and card["shuffle_seed"] is None and card["num_samples"] == 12
+    assert card["reference"]["name"] == "cifar10 test" and card["reference"]["num_examples"] == 20
+    assert len(card["reference"]["sha256"]) == 64
+    assert "without the bias" in card["logits"] and len(card["warnings"]) == 1
+    md = (cifar_run / "report.md").read_text()
+    assert f"| sha256 | `{card['weights_sha256']}` |" in md
+    assert f"| network file | `{graph_path}` |" in md
+    assert "| N (samples) | 12 |" in md and "cifar10 test, N = 20" in md
+    assert "| logits | pool_3 @ softmax/logits/MatMul weights, without the bias; 1008 classes |" in md
 
 
 def test_resumed_training_keeps_the_scores(run_dir, scored, mnist_dir):
