@@ -31,6 +31,20 @@ def mnist_dir():
 
 
 @pytest.fixture(scope="session")
+def classifier_path(mnist_dir, tmp_path_factory):
+    """A small MNIST dataset classifier (1 epoch, 1,000 images), trained once per session
+    for the tests that score with one."""
+    from improved_gan_tf.evaluation import train_dataset_classifier
+
+    path = tmp_path_factory.mktemp("clf") / "mnist_tiny.keras"
+    train_dataset_classifier(
+        "mnist", mnist_dir, path, epochs=1, width=4, max_train_examples=1000,
+        max_test_examples=200, augment=False, verbose=0,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
 def fashion_mnist_dir():
     if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(

@@ -24,7 +24,6 @@ from improved_gan_tf.evaluation import load_dataset_classifier
 from improved_gan_tf.evaluation import load_dataset_split
 from improved_gan_tf.evaluation import mnist_parzen_protocol
 from improved_gan_tf.evaluation import scoring as score_lib
-from improved_gan_tf.evaluation import train_dataset_classifier
 from improved_gan_tf.latents import sample_latents
 from tests.train_utils import REPO_ROOT
 
@@ -50,16 +49,6 @@ def run_dir(mnist_dir, tmp_path_factory):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "report.json").exists() and (workdir / "report.md").exists()
     return workdir
-
-
-@pytest.fixture(scope="module")
-def classifier_path(mnist_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("clf") / "mnist_tiny.keras"
-    train_dataset_classifier(
-        "mnist", mnist_dir, path, epochs=1, width=4, max_train_examples=1000,
-        max_test_examples=200, augment=False, verbose=0,
-    )
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from improved_gan_tf.evaluation import classifier_predict
 from improved_gan_tf.evaluation import load_dataset_classifier
 from improved_gan_tf.evaluation import load_dataset_split
 from improved_gan_tf.evaluation import make_score_callback
-from improved_gan_tf.evaluation import train_dataset_classifier
 from improved_gan_tf.latents import sample_latents
 from tests.train_utils import load_config
 from tests.train_utils import tiny
@@ -31,16 +30,6 @@ NUM_SAMPLES = 40
 SPLITS = 2
 BATCH = 8
 TEST_EXAMPLES = 64
-
-
-@pytest.fixture(scope="module")
-def classifier_path(mnist_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("clf") / "mnist_tiny.keras"
-    train_dataset_classifier(
-        "mnist", mnist_dir, path, epochs=1, width=4, max_train_examples=1000,
-        max_test_examples=200, augment=False, verbose=0,
-    )
-    return path
 
 
 def two_epochs(**evaluation):
