@@ -1,17 +1,21 @@
 """The one writer of a run's report: report.json, report.md and curves.png.
 
-A report has two sections, written at different times by different tools:
+A report has three sections, written at different times by different tools:
 
 - the training section (`write_training_report`, called by `improved_gan_tf.training`
   when a run, or a resumed part of it, ends): the run's config, data, schedule, speed,
   final and best test error, last checkpoint and weight fingerprints;
 - the scores section (`write_scores`, called by `improved_gan_tf.evaluation.scoring`):
   report.json's "scores" entry, named by the checkpoint it was computed on; each score
-  keeps its metric card ("card"), which report.md shows as a table under the score.
+  keeps its metric card ("card"), which report.md shows as a table under the score;
+- the human-evaluation section (`write_human_evaluation`, called by `improved-gan
+  humaneval report`): report.json's "human_evaluation" entry, one result per study
+  (keyed by the study id, so a run's studies with and without feedback are all kept).
 
-Each writer keeps the other's section: report.json is read, one section replaced and
-written back, and report.md is rendered again from both sections (and the run's
-metrics history), so a resumed training keeps earlier scores and a new score keeps the
+Each writer keeps the others' sections: report.json is read, one section replaced and
+written back, and report.md is rendered again from all sections (and the run's
+metrics history), in a fixed order whatever the order of writing, so a resumed
+training keeps earlier scores and human evaluations and a new score keeps the
 training section. Every file is written atomically.
 
 TF-free: it imports only `rundir` and `fileio` of the package (and matplotlib to plot).
@@ -19,6 +23,7 @@ TF-free: it imports only `rundir` and `fileio` of the package (and matplotlib to
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import math
@@ -31,6 +36,18 @@ from improved_gan_tf.rundir import RunDir
 
 SCORES_KEY = "scores"
 SCORES_HEADING = "## Scores"
+HUMAN_EVALUATION_KEY = "human_evaluation"
+HUMAN_EVALUATION_HEADING = "## Human evaluation"
+#: report.json's entries that tools other than training write; a training report keeps them.
+OTHER_SECTIONS = (SCORES_KEY, HUMAN_EVALUATION_KEY)
+#: The published human results, shown as context under the run's own (not comparable:
+#: other models, evaluators and protocol).
+PAPER_HUMAN_RESULTS = (
+    "Salimans et al. (2016, abstract): CIFAR-10 samples yielded a human error rate of 21.3%, "
+    "and humans could not distinguish their MNIST samples from real data; "
+    "50% is the error rate of images indistinguishable from real (HYPE, Zhou et al. 2019, "
+    "for a balanced study)"
+)
 #: Per-epoch columns of report.md's table, in this order (those that some record has).
 EPOCH_TABLE_COLUMNS = (
     "epoch", "d_loss", "g_loss", "supervised_loss", "unsupervised_loss", "accuracy",
@@ -69,17 +86,19 @@ def write_training_report(run: RunDir, report: dict, history: list[dict]) -> dic
         history: the per-epoch records (metrics.json).
 
     Returns:
-        `report`, plus the "scores" entry of an earlier report.json if there was one.
+        `report`, plus the "scores" and "human_evaluation" entries of an earlier
+        report.json if there were some.
     """
     report = dict(report)
     if run.worker is not None:
         atomic_write_text(run.report_json, json.dumps(report, indent=1) + "\n")
         return report
     plot_curves(history, run.curves_png, title=report.get("experiment") or "")
-    earlier_scores = run.read_report().get(SCORES_KEY)
-    if earlier_scores:
-        # Scores survive a resumed run; they name the checkpoint they were computed on.
-        report[SCORES_KEY] = earlier_scores
+    earlier = run.read_report()
+    for key in OTHER_SECTIONS:
+        if earlier.get(key):
+            # They survive a resumed run; they name the checkpoint they were computed on.
+            report[key] = earlier[key]
     _write(run, report, history)
     return report
 
@@ -95,6 +114,73 @@ def write_scores(run: RunDir, scores: dict) -> dict:
     return report
 
 
+def human_evaluation_entry(result: dict, *, db, computed_at: str | None = None) -> dict:
+    """The report.json entry of one study's result.
+
+    Args:
+        result: the study's result, as `improved-gan humaneval report --json` prints it
+            (`improved_gan_tf.humaneval.report.build_report`, with its "grid").
+        db: the study file.
+        computed_at: when the result was computed (ISO 8601; default: now, UTC).
+
+    Returns:
+        The study's parameters ("study" id, "db", "dataset", "num_real",
+        "num_generated", "feedback", "source", ...) and its result, with the same keys
+        and values as `result` ("judgments", "error_rate", "error_rate_ci95",
+        "error_rate_real", "error_rate_real_ci95", "error_rate_generated",
+        "error_rate_generated_ci95", "evaluators", "most_taken_for_real", "bootstrap",
+        "grid"), and "computed_at".
+    """
+    meta = result["study"]
+    entry = {
+        "study": meta["study"],
+        "db": str(pathlib.Path(db).resolve()),
+        "dataset": meta["dataset"],
+        "image_shape": meta.get("image_shape"),
+        "num_images": meta["num_images"],
+        "num_real": meta["num_real"],
+        "num_generated": meta["num_generated"],
+        "fraction_real": meta.get("fraction_real"),
+        "seed": meta.get("seed"),
+        "feedback": bool(meta["feedback"]),
+        "source": meta.get("source"),
+        "real_data_dir": meta.get("real_data_dir"),
+    }
+    for key in ("judgments", "judgments_real", "judgments_generated", "error_rate",
+                "error_rate_ci95", "error_rate_real", "error_rate_real_ci95",
+                "error_rate_generated", "error_rate_generated_ci95", "evaluators",
+                "most_taken_for_real", "bootstrap", "grid"):
+        entry[key] = result.get(key)
+    entry["computed_at"] = computed_at or datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds")
+    return entry
+
+
+def write_human_evaluation(run: RunDir, result: dict, *, db, computed_at: str | None = None) -> dict:
+    """Stores one study's result in report.json's "human_evaluation" and report.md's
+    "Human evaluation" section, next to the run's other studies.
+
+    Creates the files if training has not written them yet; a study already in the
+    report (same study id) is replaced, the others are kept.
+
+    Args:
+        run: the run directory the study's generated images came from.
+        result: the study's result (see `human_evaluation_entry`).
+        db: the study file.
+        computed_at: when the result was computed (default: now).
+
+    Returns:
+        The whole report.
+    """
+    entry = human_evaluation_entry(result, db=db, computed_at=computed_at)
+    report = run.read_report()
+    studies = dict(report.get(HUMAN_EVALUATION_KEY) or {})
+    studies[entry["study"]] = entry
+    report[HUMAN_EVALUATION_KEY] = studies
+    _write(run, report, run.read_history())
+    return report
+
+
 def _write(run: RunDir, report: dict, history: list[dict]) -> None:
     atomic_write_text(run.report_json, json.dumps(report, indent=1) + "\n")
     atomic_write_text(run.report_md, render_report_md(report, history, workdir=run.path))
@@ -104,20 +190,28 @@ def _write(run: RunDir, report: dict, history: list[dict]) -> None:
 
 
 def render_report_md(report: dict, history: list[dict], workdir=None) -> str:
-    """report.md: the training section (if any), the scores (if any), then the config.
+    """report.md: the training section (if any), the scores (if any), the human
+    evaluation (if any), then the config.
 
     Args:
         report: report.json's contents.
         history: the per-epoch records shown in the training section's table.
-        workdir: named in the title of a report that has no training section.
+        workdir: named in the title of a report that has no training section; images
+            inside it are linked relative to it.
     """
-    scores = report.get(SCORES_KEY)
+    sections = []
+    if report.get(SCORES_KEY):
+        sections.append(render_scores_md(report[SCORES_KEY]))
+    if report.get(HUMAN_EVALUATION_KEY):
+        sections.append(render_human_evaluation_md(
+            report[HUMAN_EVALUATION_KEY], workdir=workdir if workdir is not None else report.get("workdir")))
     if "experiment" not in report:  # Scored before (or without) a training report.
         title = f"# Report: `{workdir if workdir is not None else report.get('workdir', '')}`"
-        return title + "\n\n" + (render_scores_md(scores) if scores else "").rstrip("\n") + "\n"
+        body = "\n".join(section.rstrip("\n") + "\n" for section in sections)
+        return title + "\n\n" + (body or "\n")
     lines = _training_lines(report, history)
-    if scores:
-        lines += render_scores_md(scores).rstrip("\n").splitlines() + [""]
+    for section in sections:
+        lines += section.rstrip("\n").splitlines() + [""]
     lines += ["## Config", "", "```json", json.dumps(report["config"], indent=1), "```", ""]
     return "\n".join(lines)
 
@@ -252,6 +346,84 @@ def render_scores_md(scores: dict) -> str:
             "`improved_gan_tf/evaluation/parzen.py`).",
         ]
     lines += ["", f"Scored in {scores['seconds']:.0f} s by `improved-gan score`.", ""]
+    return "\n".join(lines)
+
+
+def _percent(rate, ci=None) -> str:
+    """`21.3% [15.0, 28.1]` of a rate and its interval (`-` for no rate)."""
+    if rate is None:
+        return "-"
+    text = f"{100 * rate:.1f}%"
+    if ci and ci[0] is not None:
+        text += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+    return text
+
+
+def _link_target(path, workdir) -> str:
+    """`path` relative to `workdir` when it is inside it (so report.md's link works when
+    the run directory moves), else as it is."""
+    if workdir is not None:
+        try:
+            return pathlib.Path(path).resolve().relative_to(pathlib.Path(workdir).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def render_human_evaluation_md(studies: dict, workdir=None) -> str:
+    """The report.md "Human evaluation" section: every study of the run, in the order
+    they were first written.
+
+    Args:
+        studies: report.json's "human_evaluation" (study id -> `human_evaluation_entry`).
+        workdir: the run directory (the fooling-images grid is linked relative to it).
+    """
+    lines = [
+        HUMAN_EVALUATION_HEADING, "",
+        "The visual Turing test, scored as HYPE-infinity: evaluators told real from generated "
+        "images with unlimited time; the score is their error rate (50% = indistinguishable "
+        "from real, for a balanced study), with a 95% interval bootstrapped over evaluators and "
+        "images (`improved-gan humaneval report`).",
+    ]
+    for study_id, study in studies.items():
+        source = study.get("source") or {}
+        if source.get("export"):
+            generator = f"the exported generator `{source['export']}`"
+        else:
+            generator = f"the checkpoint of step {source.get('checkpoint_step')}"
+        answered = sum(1 for row in study["evaluators"] if row["judgments"])
+        bootstrap = study.get("bootstrap") or {}
+        lines += [
+            "", f"### Study `{study_id}`: feedback {'on' if study['feedback'] else 'off'}", "",
+            f"- study file `{study['db']}`: {study['num_real']} real {study['dataset']} test "
+            f"images and {study['num_generated']} generated from {generator}",
+            f"- {study['judgments']} judgments by {answered} of {len(study['evaluators'])} "
+            f"evaluators; computed {study['computed_at']} ({bootstrap.get('replicates')} "
+            f"bootstrap replicates, seed {bootstrap.get('seed')})",
+            f"- **error rate: {_percent(study['error_rate'], study['error_rate_ci95'])}** (95% CI)",
+            f"- real images judged generated: "
+            f"{_percent(study['error_rate_real'], study['error_rate_real_ci95'])}",
+            f"- generated images judged real: "
+            f"{_percent(study['error_rate_generated'], study['error_rate_generated_ci95'])}",
+            "", "| evaluator | judgments | error rate (95% CI) | real | generated | completed "
+            "| median response |", "|---|---|---|---|---|---|---|",
+        ]
+        for row in study["evaluators"]:
+            ms = row.get("median_response_ms")
+            lines.append(
+                f"| {row['evaluator']} | {row['judgments']} | "
+                f"{_percent(row['error_rate'], row['error_rate_ci95'])} | "
+                f"{_percent(row['error_rate_real'])} | {_percent(row['error_rate_generated'])} | "
+                f"{'yes' if row.get('completed') else 'no'} | "
+                f"{'-' if ms is None else f'{ms:.0f} ms'} |"
+            )
+        if study.get("grid"):
+            lines += ["", f"![generated images most often taken for real]"
+                          f"({_link_target(study['grid'], workdir)})"]
+        elif study["judgments"]:
+            lines += ["", "No generated image was taken for real."]
+    lines += ["", f"For context only (not comparable: other models, evaluators and "
+                  f"protocol): {PAPER_HUMAN_RESULTS}.", ""]
     return "\n".join(lines)
 
 

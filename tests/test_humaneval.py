@@ -440,16 +440,18 @@ def test_cifar_sized_images_are_served_pixel_exact_at_a_readable_size(tmp_path):
 
 
 # ----------------------------------------------------------------------------- report and CLI
-def test_report_json_has_the_documented_keys_and_counts(store, server, tmp_path, capsys):
+def test_report_json_has_the_documented_keys_and_counts(store, server, run_dir, tmp_path, capsys):
     first, second = study_lib.ensure_evaluators(store, 2)
     truth_of = truths(store)
     for _ in range(NUM_IMAGES):
         answer_current(server.url(link(first)), truth_of, correct=True)
     wrongly = [answer_current(server.url(link(second)), truth_of, correct=False)[0] for _ in range(4)]
     grid = tmp_path / "fooled.png"
+    run_report = (run_dir / "report.json").read_bytes()
     cli.run(["improved-gan humaneval", "report", "--db", str(store.path), "--json",
-             "--grid", str(grid), "--replicates", "500"])
+             "--grid", str(grid), "--replicates", "500", "--noupdate_run_report"])
     report = json.loads(capsys.readouterr().out)
+    assert (run_dir / "report.json").read_bytes() == run_report  # the shared run stays as trained
     assert REPORT_KEYS <= set(report)
     assert report["judgments"] == NUM_IMAGES + 4
     assert report["error_rate"] == pytest.approx(4 / (NUM_IMAGES + 4))
@@ -464,7 +466,8 @@ def test_report_json_has_the_documented_keys_and_counts(store, server, tmp_path,
     assert rows["e2"]["error_rate"] == 1 and rows["e2"]["median_response_ms"] == 812.5
     assert sorted(r["image_id"] for r in report["most_taken_for_real"]) == sorted(generated_fooling)
     assert (report["grid"] == str(grid)) == bool(generated_fooling)
-    cli.run(["improved-gan humaneval", "report", "--db", str(store.path), "--replicates", "200"])
+    cli.run(["improved-gan humaneval", "report", "--db", str(store.path), "--replicates", "200",
+             "--noupdate_run_report"])
     text = capsys.readouterr().out
     assert f"{NUM_IMAGES + 4} judgments by 2 of 2 evaluators" in text and "overall" in text
 
@@ -508,6 +511,159 @@ def test_console_script_user_error_is_one_line_without_traceback(tmp_path):
     ours = [line for line in process.stderr.splitlines() if line.startswith("improved-gan")]
     assert ours == [f"improved-gan humaneval report: --db {tmp_path / 'missing.sqlite'}: no such file"]
     assert "Traceback" not in process.stderr
+
+
+# ----------------------------------------------------------------------------- the run's report
+@pytest.fixture
+def run_copy(run_dir, tmp_path):
+    """A copy of the tiny trained run that a test may write into (and train further)."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    assert "human_evaluation" not in json.loads((copy / "report.json").read_text())
+    return copy
+
+
+def answer_all(store, evaluator, truth_of, wrong=()):
+    """Answers every image of `evaluator` in their order: wrongly at the positions in `wrong`."""
+    for position, image_id in enumerate(evaluator.image_order):
+        truth = truth_of[image_id]
+        answer = truth if position not in wrong else ("generated" if truth == "real" else "real")
+        store.record(evaluator.evaluator_id, evaluator.token, image_id, answer, 500.0 + position)
+
+
+def humaneval_report(db, capsys, *extra):
+    """(JSON result, stderr) of `improved-gan humaneval report --db DB --json`."""
+    cli.run(["improved-gan humaneval", "report", "--db", str(db), "--json", "--replicates", "300",
+             *extra])
+    out = capsys.readouterr()
+    return json.loads(out.out), out.err
+
+
+def percent(rate, ci):
+    return f"{100 * rate:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def test_report_writes_each_study_into_the_runs_report_and_training_keeps_them(
+        run_copy, mnist_dir, capsys):
+    from improved_gan_tf import report as report_lib
+    from improved_gan_tf import training
+    from improved_gan_tf.rundir import RunDir
+
+    run = RunDir(run_copy)
+    training_section = run.read_report()
+    store = Store(run_copy / "humaneval.sqlite")  # serve's default place
+    study_lib.create_study(store, workdir=run_copy, num_images=NUM_IMAGES, seed=5)
+    first, second = study_lib.ensure_evaluators(store, 2)
+    truth_of = truths(store)
+    answer_all(store, first, truth_of)
+    answer_all(store, second, truth_of, wrong=range(6))
+
+    result, err = humaneval_report(store.path, capsys)
+    study_id = result["study"]["study"]
+    assert err.strip() == (f"improved-gan humaneval report: study {study_id} written to the run's report: "
+                           f"{run_copy / 'report.json'} and {run_copy / 'report.md'}")
+    report = run.read_report()
+    entry = report["human_evaluation"][study_id]
+    # The section holds what `humaneval report --json` printed, value for value.
+    for key, value in result.items():
+        if key != "study":
+            assert entry[key] == value, key
+    assert entry["judgments"] == 2 * NUM_IMAGES and len(entry["evaluators"]) == 2
+    assert entry["error_rate"] == pytest.approx(6 / (2 * NUM_IMAGES))
+    assert entry["db"] == str(store.path.resolve()) and entry["feedback"] is False
+    assert entry["source"] == {"workdir": str(run_copy.resolve()), "checkpoint_step": 2}
+    assert (entry["num_real"], entry["num_generated"], entry["dataset"]) == (5, 5, "mnist")
+    assert entry["grid"] == str(run_copy / "humaneval_fooled.png") and pathlib.Path(entry["grid"]).is_file()
+    assert entry["computed_at"].startswith("20")
+    assert {k: v for k, v in report.items() if k != "human_evaluation"} == training_section
+    md = run.report_md.read_text()
+    assert md.startswith("# Training report: ")
+    assert md.index("## Per epoch") < md.index("## Human evaluation") < md.index("## Config")
+    assert f"### Study `{study_id}`: feedback off" in md
+    assert f"**error rate: {percent(result['error_rate'], result['error_rate_ci95'])}** (95% CI)" in md
+    assert percent(result["error_rate_generated"], result["error_rate_generated_ci95"]) in md
+    assert f"| e2 | {NUM_IMAGES} | {percent(1.0 * 6 / NUM_IMAGES, result['evaluators'][1]['error_rate_ci95'])}" in md
+    assert "![generated images most often taken for real](humaneval_fooled.png)" in md
+    assert "21.3%" in md and "For context only" in md
+
+    # A second study of the run (with feedback) is kept next to the first.
+    feedback = Store(run_copy / "feedback.sqlite")
+    study_lib.create_study(feedback, workdir=run_copy, num_images=NUM_IMAGES, seed=6, feedback=True)
+    (only,) = study_lib.ensure_evaluators(feedback, 1)
+    answer_all(feedback, only, truths(feedback), wrong=[0])
+    feedback_result, _ = humaneval_report(feedback.path, capsys)
+    feedback_id = feedback_result["study"]["study"]
+    studies = run.read_report()["human_evaluation"]
+    assert list(studies) == [study_id, feedback_id] and studies[study_id] == entry
+    assert studies[feedback_id]["error_rate"] == pytest.approx(1 / NUM_IMAGES)
+    md = run.report_md.read_text()
+    assert md.count("## Human evaluation") == 1
+    assert f"### Study `{feedback_id}`: feedback on" in md
+    assert f"**error rate: {percent(feedback_result['error_rate'], feedback_result['error_rate_ci95'])}**" in md
+
+    # A score written afterwards keeps the human evaluation, and goes before it.
+    scores = {"dataset": "mnist", "checkpoint": "ckpt-2", "global_step": 2, "num_samples": 10,
+              "sample_seed": [0, 1], "batch_size": 10, "reference_examples": 10, "seconds": 1.0}
+    report_lib.write_scores(run, scores)
+    assert run.read_report()["human_evaluation"] == studies
+    md = run.report_md.read_text()
+    assert md.index("## Scores") < md.index("## Human evaluation") < md.index("## Config")
+    assert f"### Study `{study_id}`" in md and f"### Study `{feedback_id}`" in md
+
+    # Training resumed in the run directory rewrites its section and keeps both.
+    config = tiny(load_config("quickstart"), steps=2, batch_size=8, test_examples=16)
+    config.checkpoint.every_steps = 2
+    config.train.epochs = 2
+    trained = training.train(config, run_copy)
+    assert trained["global_step"] == 4 and trained["human_evaluation"] == studies
+    report = run.read_report()
+    assert report["global_step"] == 4 and report["human_evaluation"] == studies
+    assert report["scores"] == scores
+    md = run.report_md.read_text()
+    assert f"**error rate: {percent(result['error_rate'], result['error_rate_ci95'])}** (95% CI)" in md
+    assert f"### Study `{feedback_id}`: feedback on" in md and "## Scores" in md
+
+    # Reporting a study again replaces its entry only.
+    answer_all(store, study_lib.ensure_evaluators(store, 3)[2], truth_of, wrong=range(NUM_IMAGES))
+    again, _ = humaneval_report(store.path, capsys)
+    studies = run.read_report()["human_evaluation"]
+    assert list(studies) == [study_id, feedback_id]
+    assert studies[study_id]["judgments"] == 3 * NUM_IMAGES == again["judgments"]
+    assert studies[feedback_id]["error_rate"] == pytest.approx(1 / NUM_IMAGES)
+    assert run.read_report()["global_step"] == 4 and run.read_report()["scores"] == scores
+    assert run.report_md.read_text().count(f"### Study `{study_id}`") == 1
+
+
+def test_report_of_a_study_whose_run_directory_is_gone_prints_a_note(run_copy, tmp_path, capsys):
+    db = tmp_path / "study.sqlite"
+    store = Store(db)
+    study_lib.create_study(store, workdir=run_copy, num_images=NUM_IMAGES, seed=5)
+    (evaluator,) = study_lib.ensure_evaluators(store, 1)
+    answer_all(store, evaluator, truths(store), wrong=[1, 2])
+    study_id = store.meta()["study"]
+
+    # --noupdate_run_report: the run's report stays as it was.
+    before = {name: (run_copy / name).read_bytes() for name in ("report.json", "report.md")}
+    _, err = humaneval_report(db, capsys, "--noupdate_run_report")
+    assert err == ""
+    assert {name: (run_copy / name).read_bytes() for name in before} == before
+
+    # A directory that is no longer a run directory is not written into.
+    (run_copy / "config.json").unlink()
+    result, err = humaneval_report(db, capsys)
+    assert result["judgments"] == NUM_IMAGES
+    assert err.strip() == (f"improved-gan humaneval report: {run_copy.resolve()} (study {study_id}) is no "
+                           "longer a run directory: no config.json; no run report updated")
+    assert {name: (run_copy / name).read_bytes() for name in before} == before
+
+    shutil.rmtree(run_copy)
+    cli.run(["improved-gan humaneval", "report", "--db", str(db), "--replicates", "300"])
+    out = capsys.readouterr()
+    assert f"{NUM_IMAGES} judgments by 1 of 1 evaluators" in out.out
+    assert "overall    20.0%" in out.out
+    assert out.err.strip() == (f"improved-gan humaneval report: the run directory {run_copy.resolve()} of "
+                               f"study {study_id} no longer exists; no run report updated")
+    assert "Traceback" not in out.err and not run_copy.exists()
 
 
 # ----------------------------------------------------------------------------- the browser
@@ -570,7 +726,7 @@ def test_browser_answers_the_whole_study_with_the_keyboard(store, server, tmp_pa
     assert all(j["response_ms"] is not None and j["response_ms"] >= 0 for j in judgments)
     wrong = sum(said[i] != truth_of[i] for i in said)
     cli.run(["improved-gan humaneval", "report", "--db", str(store.path), "--json",
-             "--grid", str(tmp_path / "fooled.png"), "--replicates", "300"])
+             "--grid", str(tmp_path / "fooled.png"), "--replicates", "300", "--noupdate_run_report"])
     report = json.loads(capsys.readouterr().out)
     assert report["judgments"] == NUM_IMAGES
     assert report["error_rate"] == pytest.approx(wrong / NUM_IMAGES)

@@ -4,14 +4,18 @@
         [--dataset NAME] [--num_images 100] [--fraction_real 0.5] [--feedback]
         [--evaluators 1] [--seed 0] [--port 8080] [--host 127.0.0.1] [--db FILE]
     improved-gan humaneval report --db FILE [--json] [--grid PNG] [--replicates 2000]
+        [--noupdate_run_report]
 
 `serve` makes the study on first use (default file: RUN/humaneval.sqlite) and resumes
 it afterwards (same images, same evaluator links), prints one link per evaluator on
 standard output as soon as it listens, and serves until interrupted (SIGINT or
 SIGTERM: exit status 0). `report` prints the error rates with their 95% confidence
 intervals (`--json`: as JSON) and saves the grid of the generated images most often
-taken for real. The study itself is `improved_gan_tf.humaneval`. User errors print
-one line on standard error and exit with status 2.
+taken for real; when the study's images came from a run directory that still exists,
+it also writes the result into the run's report (report.json's "human_evaluation",
+report.md's "Human evaluation" section, one entry per study) and says so on standard
+error. The study itself is `improved_gan_tf.humaneval`. User errors print one line on
+standard error and exit with status 2.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ flags.DEFINE_string("grid", None, "PNG of the generated images most often taken 
 flags.DEFINE_integer("replicates", 2000, "Bootstrap replicates.", lower_bound=1,
                      flag_values=REPORT_FLAGS)
 flags.DEFINE_integer("seed", 0, "Bootstrap seed.", flag_values=REPORT_FLAGS)
+flags.DEFINE_boolean("update_run_report", True, "Also write the result into the report "
+                     "(report.json, report.md) of the run directory the study was sampled "
+                     "from (--noupdate_run_report: only print it).", flag_values=REPORT_FLAGS)
 flags.mark_flag_as_required("db", flag_values=REPORT_FLAGS)
 
 
@@ -154,7 +161,9 @@ def serve(argv: list[str]) -> None:
 
 # ---------------------------------------------------------------------- report
 def report(argv: list[str]) -> None:
-    """`humaneval report`: prints the error rates and saves the grid of fooling images."""
+    """`humaneval report`: prints the error rates, saves the grid of fooling images and
+    writes the result into the run's report."""
+    from improved_gan_tf import report as run_report
     from improved_gan_tf.humaneval import report as report_lib
     from improved_gan_tf.humaneval.store import Store
 
@@ -174,9 +183,19 @@ def report(argv: list[str]) -> None:
     grid = pathlib.Path(args.grid) if args.grid else db.with_name(db.stem + "_fooled.png")
     result["grid"] = str(grid) if report_lib.save_fooled_grid(store, result, grid) else None
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), flush=True)
     else:
-        print(report_lib.render_text(result))
+        print(report_lib.render_text(result), flush=True)
+    if not args.update_run_report:
+        return
+    program = common.program_name(argv)
+    run, why_not = report_lib.run_directory_of(result["study"])
+    if run is None:
+        print(f"{program}: {why_not}; no run report updated", file=sys.stderr, flush=True)
+        return
+    run_report.write_human_evaluation(run, result, db=db)
+    print(f"{program}: study {result['study']['study']} written to the run's report: "
+          f"{run.report_json} and {run.report_md}", file=sys.stderr, flush=True)
 
 
 ACTIONS = {

@@ -1,5 +1,6 @@
-"""A study's result: error rates with 95% CIs (`stats.analyze`), as JSON or text, and a
-grid of the generated images most often taken for real."""
+"""A study's result: error rates with 95% CIs (`stats.analyze`), as JSON or text, a
+grid of the generated images most often taken for real, and the run directory whose
+report gets the result (`improved_gan_tf.report.write_human_evaluation` writes it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from improved_gan_tf.grids import save_png
 from improved_gan_tf.humaneval import stats
 from improved_gan_tf.humaneval.store import Store
 from improved_gan_tf.humaneval.study import decode_png
+from improved_gan_tf.rundir import RunDir
 
 
 def build_report(store: Store, *, replicates=stats.DEFAULT_REPLICATES, seed=0, top=16) -> dict:
@@ -117,3 +119,28 @@ def save_fooled_grid(store: Store, report: dict, path, columns=8, min_cell=56) -
     images = np.stack([decode_png(store.image_png(i)) for i in ids])
     save_png(path, image_grid(images, columns=min(columns, len(ids)), min_cell=min_cell))
     return True
+
+
+def run_directory_of(meta: dict) -> tuple[RunDir | None, str | None]:
+    """The run directory a study's generated images were sampled from.
+
+    Args:
+        meta: the study's metadata (`Store.meta()`); its "source" names the run
+            directory ("workdir") or the exported generator ("export").
+
+    Returns:
+        `(RunDir, None)`, or `(None, why not)` when the study was sampled from an export,
+        or its run directory no longer exists or is no longer a run directory (has no
+        config.json).
+    """
+    source = meta.get("source") or {}
+    workdir = source.get("workdir")
+    if workdir is None:
+        return None, (f"study {meta['study']} was sampled from the exported generator "
+                      f"{source.get('export')}, not from a run directory")
+    run = RunDir(workdir)
+    if not run.path.is_dir():
+        return None, f"the run directory {workdir} of study {meta['study']} no longer exists"
+    if not run.config_json.is_file():
+        return None, f"{workdir} (study {meta['study']}) is no longer a run directory: no config.json"
+    return run, None
