@@ -513,19 +513,25 @@ class Checkpointer:
         self.run = run
         self.checkpoint = make_checkpoint(model, state)
         self.max_to_keep = max_to_keep
-        self.manager = self._make_manager()
+        self._manager: tf.train.CheckpointManager | None = None
         self.last_saved: str | None = None
         self.saved_step: int | None = None
         self._elapsed_at_start = 0.0
         self._session_started = time.perf_counter()
 
-    def _make_manager(self) -> tf.train.CheckpointManager:
-        # The manager reads the state file once, here: it is made again after a
-        # recovery rewrites that file.
-        return tf.train.CheckpointManager(
-            self.checkpoint, str(self.run.own_checkpoints), max_to_keep=self.max_to_keep,
-            checkpoint_name=CHECKPOINT_PREFIX,
-        )
+    @property
+    def manager(self) -> tf.train.CheckpointManager:
+        """The checkpoint manager of this process's checkpoint directory.
+
+        Made at first use, after `restore`: the manager reads the state file once, when
+        it is made, and refuses one that does not parse, which a recovery replaces.
+        """
+        if self._manager is None:
+            self._manager = tf.train.CheckpointManager(
+                self.checkpoint, str(self.run.own_checkpoints), max_to_keep=self.max_to_keep,
+                checkpoint_name=CHECKPOINT_PREFIX,
+            )
+        return self._manager
 
     def choose(self, named: str | None = None) -> CheckpointChoice | None:
         """The checkpoint `restore` would restore (`choose_checkpoint` of the run's
@@ -569,7 +575,7 @@ class Checkpointer:
                             aside, ", ".join(sorted(p.name for p in aside.iterdir())),
                             pathlib.Path(choice.path).name,
                         )
-                    self.manager = self._make_manager()
+                    self._manager = None  # reads the new state file when next used
             self.saved_step = restore_checkpoint(self.model, self.state, choice.path, self.checkpoint)
             self.last_saved = choice.path
         self._elapsed_at_start = float(self.state.elapsed_seconds.numpy())
