@@ -12,9 +12,13 @@ run meets them, and every process resumes the run directory the previous one lef
 3. between writing metrics.json and metrics.csv;
 4. after the record, before the sample grid;
 5. after the sample grid, before the checkpoint that ends the epoch;
-6. while that checkpoint is saved: its files written, the state file not yet updated;
-7. after that checkpoint is saved, before the next epoch starts;
-8. after the last epoch's final checkpoint, before the report.
+6. after that checkpoint is saved, before the next epoch starts;
+7. while the last epoch's checkpoint is saved: its files written, the state file not
+   yet updated (the resume finds it on disk and restores it);
+8. after the last epoch's checkpoint, before the report.
+
+Points 1-6 are placed in epoch 2 (so the resume restores epoch 1's checkpoint and does
+epoch 2 again), 7-8 in epoch 3.
 
 After each kill every epoch-end checkpoint on disk has its epoch's record in
 metrics.json (the record is written before the checkpoint that ends the epoch). A last
@@ -118,8 +122,8 @@ KILLS = [
     ("between_metrics_json_and_csv", 2),
     ("after_record", 2),
     ("after_sample_grid", 2),
-    ("during_checkpoint_save", 2),
     ("after_checkpoint_save", 2),
+    ("during_checkpoint_save", 3),
     ("before_report", 3),
 ]
 
@@ -186,6 +190,8 @@ def test_kills_at_every_point_of_the_epoch_boundary_lose_no_record(tmp_path):
         if point == "during_checkpoint_save":
             assert epoch in epoch_end_checkpoints(workdir)
             assert f"ckpt-{epoch * STEPS_PER_EPOCH}" not in (workdir / "checkpoints" / "checkpoint").read_text()
+        if point == "before_report":  # resumed from the checkpoint the state file missed
+            assert f"Restoring {workdir / 'checkpoints' / f'ckpt-{EPOCHS * STEPS_PER_EPOCH}'}" in result.stderr
         assert not (workdir / "report.json").exists()
 
     result = run_training(workdir)
