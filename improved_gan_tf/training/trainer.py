@@ -1,9 +1,11 @@
 """`Trainer`: one training run in a run directory, and `train(config, workdir)`.
 
 The trainer loads the data, builds and compiles an `ImprovedGAN` under the config's
-distribution strategy, restores the last checkpoint of the run directory if there is one
-(otherwise runs the data-dependent initialization on `train.init_examples` training
-images and saves checkpoint 0), and trains with `model.fit` and the callbacks of
+distribution strategy, restores the newest checkpoint of the run directory that reads
+back intact, or the one `train(restore_checkpoint=...)` names (see `training.checkpoints`:
+a damaged newer one is set aside, never deleted; a run none of whose checkpoints reads
+stops with `NoReadableCheckpointError`), otherwise runs the data-dependent
+initialization on `train.init_examples` training images and saves checkpoint 0, and trains with `model.fit` and the callbacks of
 `improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
 checkpoint and writes the training section of the report (`improved_gan_tf.report`).
 
