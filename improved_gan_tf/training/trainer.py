@@ -5,8 +5,8 @@ distribution strategy, restores the newest checkpoint of the run directory that 
 back intact, or the one `train(restore_checkpoint=...)` names (see `training.checkpoints`:
 a damaged newer one is set aside, never deleted; a run none of whose checkpoints reads
 stops with `NoReadableCheckpointError`), otherwise runs the data-dependent
-initialization on `train.init_examples` training images and saves checkpoint 0, and trains with `model.fit` and the callbacks of
-`improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
+initialization on `train.init_examples` training images and saves checkpoint 0, and
+trains with `model.fit` and the callbacks of `improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
 checkpoint and writes the training section of the report (`improved_gan_tf.report`).
 
 The run directory's layout is `improved_gan_tf.rundir.RunDir`'s; what a checkpoint
