@@ -98,10 +98,21 @@ class Trainer:
         with self.strategy.scope():
             state = RunState.create()
         self.checkpointer = Checkpointer(self.model, state, self.run, config.checkpoint.max_to_keep)
-        if self.is_chief:
-            self.writer = tf.summary.create_file_writer(str(self.run.tensorboard))
-        else:
-            self.writer = tf.summary.create_noop_writer()
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The run's TensorBoard writer (a no-op one on non-chief workers).
+
+        Made at first use, so that a start refused before training (e.g. no checkpoint
+        reads back) leaves no new event file in the run directory.
+        """
+        if self._writer is None:
+            if self.is_chief:
+                self._writer = tf.summary.create_file_writer(str(self.run.tensorboard))
+            else:
+                self._writer = tf.summary.create_noop_writer()
+        return self._writer
 
     def write_run_files(self):
         """Writes config.json and the labeled subset (chief only)."""
