@@ -170,6 +170,24 @@ def _checkpoint_files(path) -> list[pathlib.Path]:
                   if p.is_file() and (p.name == f"{path.name}.index" or p.name.startswith(f"{path.name}.data-")))
 
 
+def _missing_shards(path) -> str | None:
+    """The name of a missing data shard of checkpoint `path` (None: all are there).
+
+    The shard count is in every shard's name (`.data-00000-of-00002`); with no shard at
+    all, the first one is missing.
+    """
+    name = pathlib.Path(str(path)).name
+    shards = [p.name for p in _checkpoint_files(path) if p.name.startswith(f"{name}.data-")]
+    if not shards:
+        return f"{name}.data-00000-of-*"
+    for count in sorted({int(shard.rsplit("-of-", 1)[1]) for shard in shards}):
+        for number in range(count):
+            shard = f"{name}.data-{number:05d}-of-{count:05d}"
+            if shard not in shards:
+                return shard
+    return None
+
+
 def verify_checkpoint(path) -> str:
     """Checks that checkpoint `path` reads back: its index and every tensor of it.
 
@@ -194,6 +212,9 @@ def verify_checkpoint(path) -> str:
         shards = [p.name for p in _checkpoint_files(path)]
         found = f"; found only {', '.join(shards)}" if shards else ""
         raise CheckpointNotFoundError(f"Checkpoint {path}: {index} not found{found}.")
+    missing = _missing_shards(path)
+    if missing:
+        raise CheckpointNotFoundError(f"Checkpoint {path}: data shard {missing} not found.")
     try:
         reader = tf.train.load_checkpoint(path)
         for name in reader.get_variable_to_shape_map():

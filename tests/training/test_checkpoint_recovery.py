@@ -267,7 +267,7 @@ def test_verify_checkpoint_names_the_file_and_the_damage(trained_run, tmp_path):
         training.verify_checkpoint(prefix)
     assert isinstance(info.value, ValueError) and "truncated or corrupt" in str(info.value)
     data_file(workdir, 6).unlink()
-    with pytest.raises(training.CheckpointNotFoundError, match="ckpt-6") as info:
+    with pytest.raises(training.CheckpointNotFoundError, match=r"data shard ckpt-6\.data-00000-of-\* not found") as info:
         training.verify_checkpoint(prefix)
     assert isinstance(info.value, FileNotFoundError)
     index_file(workdir, 6).unlink()
@@ -298,7 +298,8 @@ CLI_FLAGS = [
     f"--config.train.steps_per_epoch={STEPS_PER_EPOCH}", "--config.train.batch_size=8",
     "--config.train.init_examples=16", "--config.train.verbose=0", "--config.train.run_eagerly=True",
     "--config.train.num_samples=4", "--config.data.test_examples=16", "--config.data.num_labeled=20",
-    "--config.checkpoint.every_steps=1", "--config.distribute.strategy=none",
+    "--config.checkpoint.every_steps=1", "--config.checkpoint.max_to_keep=50",
+    "--config.distribute.strategy=none",
 ]
 
 
