@@ -331,7 +331,7 @@ def choose_checkpoint(directory, named: str | None = None) -> CheckpointChoice |
             skipped.append((path, str(error)))
             continue
         problem = state_problem
-        if problem is None and pathlib.Path(state_path) != pathlib.Path(path):
+        if problem is None and not _same_file(state_path, path):
             problem = f"{directory / STATE_FILENAME} names {state_path}, not the newest checkpoint"
         return CheckpointChoice(path=path, skipped=tuple(skipped), state_problem=problem)
     raise NoReadableCheckpointError(
@@ -355,15 +355,18 @@ def _choose_named(directory, on_disk, named, state_path, state_problem) -> Check
             f"{directory}; its checkpoints are: {_names(on_disk)}."
         )
     path = str(directory / candidate.name)
-    checkpoint_step(path)
-    verify_checkpoint(path)
     step = checkpoint_step(path)
+    verify_checkpoint(path)
     newer = tuple((other, f"newer than the checkpoint asked for ({pathlib.Path(path).name})")
                   for other in on_disk if checkpoint_step(other) > step)
     problem = state_problem
-    if problem is None and pathlib.Path(state_path) != pathlib.Path(path):
+    if problem is None and not _same_file(state_path, path):
         problem = f"{directory / STATE_FILENAME} names {state_path}"
     return CheckpointChoice(path=path, skipped=newer, state_problem=problem, named=True)
+
+
+def _same_file(a, b) -> bool:
+    return os.path.realpath(str(a)) == os.path.realpath(str(b))
 
 
 def _names(paths) -> str:
