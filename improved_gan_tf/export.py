@@ -107,8 +107,9 @@ class RunDirectoryError(UserInputError, FileNotFoundError):
     """The run directory is missing, or holds no config.json or no (such) checkpoint."""
 
 
-class CheckpointError(UserInputError, ValueError):
-    """The run's checkpoint cannot be read back (truncated or corrupt files)."""
+# The run's checkpoint cannot be read back (truncated or corrupt files): raised by
+# `training.restore_run`, which checks it with `training.verify_checkpoint`.
+from improved_gan_tf.training.checkpoints import UnreadableCheckpointError as CheckpointError  # noqa: E402
 
 
 def next_version(export_base, model_names=(GENERATOR_MODEL_NAME, CLASSIFIER_MODEL_NAME)):
@@ -505,28 +506,6 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
 
 
 # ----------------------------------------------------------------------------- run directories
-def _check_checkpoint_reads_back(path):
-    """Reads every tensor of the checkpoint `path` (None: nothing to check).
-
-    Done before the model is built, so that the user's damaged file is told apart from
-    a bug: a truncated `.data` file makes TensorFlow's reader raise an `IndexError`.
-    """
-    if path is None:
-        return
-    try:
-        reader = tf.train.load_checkpoint(path)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except tf.errors.NotFoundError as error:
-        raise RunDirectoryError(f"Checkpoint {path}: {error.message}") from error
-    except (tf.errors.OpError, IndexError, ValueError) as error:
-        message = getattr(error, "message", None) or str(error)
-        raise CheckpointError(
-            f"Checkpoint {path} cannot be read back ({type(error).__name__}: {message}); its "
-            "files are truncated or corrupt. Pass --checkpoint with an earlier one."
-        ) from error
-
-
 def export_run(
     workdir,
     export_base,
@@ -584,7 +563,6 @@ def export_run(
         raise ExportNameError(f"version must be a positive integer. Received: {version}")
     if not pathlib.Path(workdir).is_dir():
         raise RunDirectoryError(f"Run directory {workdir} does not exist.")
-    _check_checkpoint_reads_back(checkpoint or training.latest_checkpoint(workdir))
     policy = keras.mixed_precision.global_policy()
     try:
         restored = training.restore_run(workdir, checkpoint=checkpoint)

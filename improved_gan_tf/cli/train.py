@@ -6,7 +6,8 @@
 
 `--config` takes a path, or the bare name of a config in the repository's `configs/`
 (`--config mnist_feature_matching`). Re-running the same command resumes from the run
-directory's last checkpoint. Every config key can be overridden with
+directory's newest checkpoint that reads back intact (a damaged newer one is set aside and
+named on stderr), or from `--restore_checkpoint`. Every config key can be overridden with
 `--config.KEY=VALUE`; a misspelled key (the message names the closest ones) or a value
 of the wrong type is refused before anything starts, naming the key.
 
@@ -42,6 +43,9 @@ WORKDIR_HELP = ("run directory: checkpoints, samples, logs and the report go her
                 "re-running with the same directory resumes from its last checkpoint. "
                 "Required.")
 OVERRIDE_HELP = "override one config key (keys below), e.g. --config.train.epochs=3."
+RESTORE_HELP = ("resume from this checkpoint of the run instead of the newest one that reads "
+                "back intact, e.g. WORKDIR/checkpoints/ckpt-1200 (or ckpt-1200); the newer "
+                "checkpoints are moved to WORKDIR/checkpoints/set_aside/, never deleted.")
 
 
 def config_spec(argv: list[str]) -> str | None:
@@ -118,6 +122,7 @@ def make_flags(argv: list[str]) -> tuple[flags.FlagValues, list[str]]:
         "config", config, CONFIG_HELP, flag_values=flag_values, lock_config=True, sys_argv=argv)
     flags.DEFINE_string("workdir", None, WORKDIR_HELP, flag_values=flag_values)
     flags.mark_flag_as_required("workdir", flag_values=flag_values)
+    flags.DEFINE_string("restore_checkpoint", None, RESTORE_HELP, flag_values=flag_values)
     return flag_values, argv
 
 
@@ -129,6 +134,7 @@ def help_text(argv: list[str]) -> str:
     lines = [__doc__.strip(), "", "flags:",
              f"  --config: {CONFIG_HELP}",
              f"  --workdir: {WORKDIR_HELP}",
+             f"  --restore_checkpoint: {RESTORE_HELP}",
              f"  --config.KEY=VALUE: {OVERRIDE_HELP}",
              f"  --verbose: {common.VERBOSE_HELP}", "",
              "config keys (default" + (f"; value in {spec}" if spec else "") + "):"]
@@ -156,7 +162,8 @@ def main(argv: list[str], flag_values: flags.FlagValues) -> None:
     try:
         # Scores during training (config.evaluation.*): the trainer does not import
         # `evaluation`, so the command hands it the factory of the ScoreCallback.
-        report = training.train(config, workdir, score_callback_factory=make_score_callback)
+        report = training.train(config, workdir, score_callback_factory=make_score_callback,
+                                restore_checkpoint=flag_values.restore_checkpoint)
     except training.NonFiniteLossError as error:
         common.fail(program, error, status=NON_FINITE_LOSS_EXIT_STATUS)
     summary = f"done: {report['epochs_completed']} epochs, {report['wall_seconds']:.0f} s"

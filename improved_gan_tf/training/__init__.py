@@ -11,7 +11,8 @@ The package, one concept per module:
 - `devices`: `configure_devices`, `make_strategy`, `mirrored_strategy`, `task_info`;
 - `models`: `build_networks`, `build_model`;
 - `checkpoints`: `RunState`, `make_checkpoint`, `latest_checkpoint`, `restore_run`,
-  `restore_models`, `weights_fingerprint`, `NonFiniteLossError`;
+  `restore_models`, `weights_fingerprint`, `NonFiniteLossError`; recovery:
+  `list_checkpoints`, `verify_checkpoint`, `choose_checkpoint`;
 - `callbacks`: the Keras callbacks of a run (schedule, non-finite guard, step timer,
   periodic checkpoint, epoch recorder, sample grid);
 - `trainer`: `Trainer` and `train`.
@@ -43,14 +44,21 @@ from improved_gan_tf.rundir import config_from_dict
 from improved_gan_tf.rundir import config_to_dict
 from improved_gan_tf.sampling import generate_samples
 from improved_gan_tf.sampling import to_uint8_images
+from improved_gan_tf.training.checkpoints import CheckpointChoice
+from improved_gan_tf.training.checkpoints import CheckpointNotFoundError
 from improved_gan_tf.training.checkpoints import NoCheckpointError
+from improved_gan_tf.training.checkpoints import NoReadableCheckpointError
 from improved_gan_tf.training.checkpoints import NonFiniteLossError
 from improved_gan_tf.training.checkpoints import RestoredRun
 from improved_gan_tf.training.checkpoints import RunState
+from improved_gan_tf.training.checkpoints import UnreadableCheckpointError
+from improved_gan_tf.training.checkpoints import choose_checkpoint
 from improved_gan_tf.training.checkpoints import latest_checkpoint
+from improved_gan_tf.training.checkpoints import list_checkpoints
 from improved_gan_tf.training.checkpoints import make_checkpoint
 from improved_gan_tf.training.checkpoints import restore_models
 from improved_gan_tf.training.checkpoints import restore_run
+from improved_gan_tf.training.checkpoints import verify_checkpoint
 from improved_gan_tf.training.checkpoints import weights_fingerprint
 from improved_gan_tf.training.devices import configure_devices
 from improved_gan_tf.training.devices import make_strategy
@@ -73,13 +81,13 @@ def load_config(workdir):
 
 
 __all__ = [
-    "AuthorsAdam", "CHECKPOINT_PREFIX", "CHECKPOINT_SUBDIR", "CONFIG_FILENAME", "CURVES_PNG",
-    "METRICS_CSV", "METRICS_JSON", "NoCheckpointError", "NonFiniteLossError", "REPORT_JSON",
+    "AuthorsAdam", "CHECKPOINT_PREFIX", "CheckpointChoice", "CheckpointNotFoundError", "CHECKPOINT_SUBDIR", "CONFIG_FILENAME", "CURVES_PNG",
+    "METRICS_CSV", "METRICS_JSON", "NoCheckpointError", "NoReadableCheckpointError", "NonFiniteLossError", "REPORT_JSON",
     "REPORT_MD", "RestoredRun", "RunDir", "RunState", "SAMPLES_SUBDIR", "ScheduledMomentumSGD", "TENSORBOARD_SUBDIR",
-    "Trainer", "TrainingData", "build_model", "build_networks", "config_from_dict",
+    "Trainer", "TrainingData", "UnreadableCheckpointError", "choose_checkpoint", "build_model", "build_networks", "config_from_dict",
     "config_to_dict", "configure_devices", "evaluation_stream", "generate_samples",
-    "latest_checkpoint", "learning_rate_at", "load_config", "load_training_data",
+    "latest_checkpoint", "learning_rate_at", "list_checkpoints", "load_config", "load_training_data",
     "make_checkpoint", "make_optimizer", "make_strategy", "mirrored_strategy", "momentum_at", "plot_curves",
     "render_report_md", "restore_models", "restore_run", "steps_per_epoch", "task_info",
-    "to_uint8_images", "train", "training_stream", "weights_fingerprint",
+    "to_uint8_images", "train", "training_stream", "verify_checkpoint", "weights_fingerprint",
 ]

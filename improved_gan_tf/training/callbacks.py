@@ -20,7 +20,10 @@ instead of counting steps.
 calls (the next batch's or epoch's start, or the end of `fit`), after every callback has
 handled the step or epoch. So an epoch's record is written before the checkpoint that
 ends it, and a step whose loss is not finite is never saved, whatever the order of the
-callback list.
+callback list. A kill at any point of an epoch's boundary therefore loses no completed
+epoch's record: a checkpoint that ends epoch N exists only once N's record, metrics.csv
+and sample grid are written, and a resume from an earlier checkpoint makes them again
+(tested by SIGKILLs placed at each point, `tests/training/test_epoch_boundary_kill.py`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """`Trainer`: one training run in a run directory, and `train(config, workdir)`.
 
 The trainer loads the data, builds and compiles an `ImprovedGAN` under the config's
-distribution strategy, restores the last checkpoint of the run directory if there is one
-(otherwise runs the data-dependent initialization on `train.init_examples` training
-images and saves checkpoint 0), and trains with `model.fit` and the callbacks of
-`improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
+distribution strategy, restores the newest checkpoint of the run directory that reads
+back intact, or the one `train(restore_checkpoint=...)` names (see `training.checkpoints`:
+a damaged newer one is set aside, never deleted; a run none of whose checkpoints reads
+stops with `NoReadableCheckpointError`), otherwise runs the data-dependent
+initialization on `train.init_examples` training images and saves checkpoint 0, and
+trains with `model.fit` and the callbacks of `improved_gan_tf.training.callbacks`. When the schedule is done it saves the final
 checkpoint and writes the training section of the report (`improved_gan_tf.report`).
 
 The run directory's layout is `improved_gan_tf.rundir.RunDir`'s; what a checkpoint
@@ -96,10 +98,21 @@ class Trainer:
         with self.strategy.scope():
             state = RunState.create()
         self.checkpointer = Checkpointer(self.model, state, self.run, config.checkpoint.max_to_keep)
-        if self.is_chief:
-            self.writer = tf.summary.create_file_writer(str(self.run.tensorboard))
-        else:
-            self.writer = tf.summary.create_noop_writer()
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The run's TensorBoard writer (a no-op one on non-chief workers).
+
+        Made at first use, so that a start refused before training (e.g. no checkpoint
+        reads back) leaves no new event file in the run directory.
+        """
+        if self._writer is None:
+            if self.is_chief:
+                self._writer = tf.summary.create_file_writer(str(self.run.tensorboard))
+            else:
+                self._writer = tf.summary.create_noop_writer()
+        return self._writer
 
     def write_run_files(self):
         """Writes config.json and the labeled subset (chief only)."""
@@ -115,10 +128,19 @@ class Trainer:
                 dataset=self.data.name, extra={"source": self.data.source},
             )
 
-    def restore_or_initialize(self) -> str | None:
-        """Restores the run directory's latest checkpoint, or initializes the model
-        (data-dependent init) and saves checkpoint 0; returns the restored path."""
-        latest = self.checkpointer.restore_latest()
+    def restore_or_initialize(self, choice=None) -> str | None:
+        """Restores a checkpoint of the run directory, or initializes the model
+        (data-dependent init) and saves checkpoint 0; returns the restored path.
+
+        Args:
+            choice: the `CheckpointChoice` of `checkpointer.choose()`; default: chosen
+                here (the newest checkpoint that reads back intact).
+
+        Raises:
+            NoReadableCheckpointError: the run has checkpoints but none reads back.
+        """
+        choice = choice or self.checkpointer.choose()
+        latest = self.checkpointer.restore(choice)
         if latest:
             logging.info("resumed from %s (step %d)", latest, self.checkpointer.step)
             return latest
@@ -166,10 +188,24 @@ class Trainer:
             ))
         return callbacks
 
-    def fit(self) -> dict:
-        """Runs (the rest of) the schedule with `model.fit`; returns the report dict."""
+    def fit(self, restore_checkpoint: str | None = None) -> dict:
+        """Runs (the rest of) the schedule with `model.fit`; returns the report dict.
+
+        Args:
+            restore_checkpoint: a checkpoint of the run to resume from (newer ones are
+                set aside, see `training.checkpoints`); default: the newest one that
+                reads back intact.
+
+        Raises:
+            NoReadableCheckpointError: the run has checkpoints but none reads back
+                (found before anything is written).
+            CheckpointNotFoundError, UnreadableCheckpointError: `restore_checkpoint` is
+                not a checkpoint of the run, or does not read back.
+        """
+        # Chosen (reading only) before anything is written: a refusal changes nothing.
+        choice = self.checkpointer.choose(restore_checkpoint)
         self.write_run_files()
-        resumed_from = self.restore_or_initialize()
+        resumed_from = self.restore_or_initialize(choice)
         step = self.checkpointer.step
         history = self.run.read_history(last_epoch=step // self.steps_per_epoch)
         eval_ds = evaluation_stream(self.config, self.data)
@@ -236,8 +272,12 @@ class Trainer:
             shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
 
 
-def train(config, workdir, *, score_callback_factory=None) -> dict:
+def train(config, workdir, *, score_callback_factory=None, restore_checkpoint=None) -> dict:
     """Trains `config` in `workdir` (resuming from its last checkpoint); returns the report.
+
+    The run resumes from the newest checkpoint that reads back intact, or from
+    `restore_checkpoint` (a checkpoint of the run, e.g. `WORKDIR/checkpoints/ckpt-1200`);
+    see `Trainer.fit`.
 
     Call `configure_devices(config)` first in a fresh process (the CLI does). A config
     with `evaluation.score_every_epochs` > 0 needs `score_callback_factory=
@@ -245,9 +285,10 @@ def train(config, workdir, *, score_callback_factory=None) -> dict:
 
     Raises:
         NonFiniteLossError: a loss became NaN or infinite (the last good checkpoint is kept).
+        NoReadableCheckpointError: the run has checkpoints but none reads back.
     """
     trainer = Trainer(config, workdir, score_callback_factory=score_callback_factory)
     try:
-        return trainer.fit()
+        return trainer.fit(restore_checkpoint=restore_checkpoint)
     finally:
         trainer.cleanup()
