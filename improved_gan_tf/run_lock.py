@@ -8,9 +8,10 @@ recorded PID is still alive. A second process (or a second `RunLock` in the same
 process) that tries the same directory gets `RunDirectoryBusyError`, which names the
 holder's PID, at once instead of waiting.
 
-The file itself stays (removing it while another process opens it would let two
-processes lock two different files); its contents are only a note for the error
-message. `flock` works on local file systems and on NFS (Linux emulates it with POSIX
+The file normally stays; its contents are only a note for the error message. A holder
+that removes it (`release(remove=True)`) does so while still holding the lock, and
+`acquire` checks, once it holds a lock, that the file it locked is still the one at
+`DIR/.lock`, so two processes never hold two different lock files of one directory. `flock` works on local file systems and on NFS (Linux emulates it with POSIX
 locks there).
 
 TF-free, like `rundir`.
@@ -81,13 +82,41 @@ class RunLock:
         """
         if self._fd is not None:
             return self
-        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = self._lock_file()
+            if fd is not None:
+                break
+        note = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        payload = (json.dumps(note) + "\n").encode("utf-8")
+        try:
+            os.pwrite(fd, payload, 0)
+            os.ftruncate(fd, len(payload))  # an older holder's longer note
+        except BaseException:
+            os.close(fd)  # releases the lock
+            raise
+        self._fd = fd
+        return self
+
+    def _lock_file(self) -> int | None:
+        """The locked descriptor of the lock file; None if the file was replaced meanwhile."""
         # No O_TRUNC: the holder's note must survive a refused attempt. The descriptor
         # is not inherited by child processes (Python's default), so a subprocess
         # cannot keep the lock alive after its parent died.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A holder that removed the file (`release(remove=True)`) before we locked
+            # it left us the lock of a file nobody else will open: try again.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                return None
+            return fd
         except BlockingIOError:
             os.close(fd)
             holder = read_holder(self.path)
@@ -103,24 +132,24 @@ class RunLock:
         except BaseException:
             os.close(fd)
             raise
-        note = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        payload = (json.dumps(note) + "\n").encode("utf-8")
-        try:
-            os.pwrite(fd, payload, 0)
-            os.ftruncate(fd, len(payload))  # an older holder's longer note
-        except BaseException:
-            os.close(fd)  # releases the lock
-            raise
-        self._fd = fd
-        return self
 
-    def release(self) -> None:
-        """Releases the lock (a no-op when not held). The file stays."""
+    def release(self, remove: bool = False) -> None:
+        """Releases the lock (a no-op when not held).
+
+        Args:
+            remove: also delete the lock file, while still holding it (a start that
+                failed in a directory it created leaves nothing behind). A process
+                waiting for the same file notices and locks a new one.
+        """
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
         try:
+            if remove:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)

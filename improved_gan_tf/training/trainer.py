@@ -108,7 +108,9 @@ class Trainer:
         # The lock comes before anything in the run directory is read or written; a
         # non-chief worker of a multi-worker run locks its own worker directory (the
         # chief holds the run's).
-        self.lock = RunLock(self.run.path if self.is_chief else self.run.worker_dir).acquire()
+        own_dir = self.run.path if self.is_chief else self.run.worker_dir
+        created = not own_dir.exists()
+        self.lock = RunLock(own_dir).acquire()
         try:
             # A refused resume raises here, before any file is written.
             self.resumable_changes = self.run.check_resume(config)
@@ -133,7 +135,13 @@ class Trainer:
             else:
                 self.writer = tf.summary.create_noop_writer()
         except BaseException:
-            self.lock.release()
+            # A first start that failed (e.g. on its data) leaves no directory behind.
+            self.lock.release(remove=created)
+            if created:
+                try:
+                    own_dir.rmdir()
+                except OSError:  # not empty: leave it
+                    pass
             raise
 
     def _check_labeled_subset(self):

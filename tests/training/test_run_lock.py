@@ -156,6 +156,37 @@ def test_train_releases_the_lock_when_it_ends_or_is_refused(finished_run, mnist_
             training.train(tiny_quickstart(mnist_dir, epochs=2), workdir)
 
 
+def test_a_first_start_that_fails_leaves_no_directory_behind(tmp_path):
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    with pytest.raises(UserInputError):
+        training.train(tiny_quickstart(empty), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_lock_file_removed_by_its_holder_is_not_locked_twice(tmp_path, monkeypatch):
+    import improved_gan_tf.run_lock as run_lock
+
+    holder = RunLock(tmp_path).acquire()
+    real_open, calls = os.open, []
+
+    def open_then_holder_leaves(*args, **kwargs):
+        fd = real_open(*args, **kwargs)
+        calls.append(fd)
+        if len(calls) == 1:  # the holder removes the file we just opened, and unlocks
+            holder.release(remove=True)
+        return fd
+
+    monkeypatch.setattr(run_lock.os, "open", open_then_holder_leaves)
+    second = RunLock(tmp_path).acquire()
+    monkeypatch.undo()
+    assert len(calls) == 2  # the first, unlinked file was given up
+    assert os.fstat(second._fd).st_ino == os.stat(tmp_path / ".lock").st_ino
+    with pytest.raises(RunDirectoryBusyError):
+        RunLock(tmp_path).acquire()
+    second.release()
+
+
 # What a run killed during a save or an atomic write leaves (TensorFlow's names: see
 # `rundir`), and files with similar names that are not temporary and must stay.
 TEMPORARY = (
