@@ -50,6 +50,36 @@ Keys (see `base_config` for the defaults):
   `classify_image_graph_def.pb`, comparable with published numbers) or
   `inception_weights` (Keras InceptionV3 `.h5`, not comparable), against
   `reference_statistics` (a TTUR `.npz`) or, when empty, the run's test images).
+
+Resuming a run (`improved-gan train` on a run directory that has a checkpoint or an
+epoch record) with a different config is refused (`rundir.RunConfigChangedError`, which
+lists every differing key with its old and new value), except for the keys of
+`RESUMABLE_KEYS`, which change how a run is watched, saved or how long it goes on, never
+what it computes:
+
+- `train.epochs`: a longer (or shorter) schedule; no schedule reads the number of
+  epochs (the learning-rate ramp has its own `optimizer.ramp_epochs`).
+- `train.verbose`, `train.log_every_steps`: Keras' progress output and the step
+  scalars written to TensorBoard.
+- `train.eval_every_epochs`: how often the test error is measured (D in inference
+  mode, on the Polyak average, advancing no random stream).
+- `checkpoint.every_steps`, `checkpoint.max_to_keep`: when checkpoints are saved and
+  how many are kept (saving only reads the variables).
+- `evaluation.score_every_epochs`: how often the sample-quality scores are taken (a
+  stateless latent draw that advances none of the model's random streams).
+- `train.intra_op_threads`, `train.inter_op_threads`: only when `deterministic` is
+  False. With op determinism the thread counts are part of the numbers a run gives
+  (see above); without it the run has no bit-exact trajectory to keep.
+
+Every other key defines the run (deny by default): the data, the labeled subset, the
+model, the optimizer, the seeds, the steps per epoch, the batch size, the precision, the
+strategy, the test set the history's test errors are measured on, and the scorer the
+history's scores come from. To train with other values, start a new run in a new
+`--workdir`.
+
+The keys of `PATH_KEYS` name files or directories: `train` stores them resolved
+(absolute, `resolve_paths`), so that `score`, `export` and a resume find them from any
+working directory; a relative path and its stored absolute form are the same value.
 """
 
 import importlib.util
@@ -225,6 +255,110 @@ def base_config():
     c.evaluation.reference_statistics = ""
     c.lock()
     return c
+
+
+#: Keys that may change when a run resumes, each with why that is safe (see the module
+#: docstring). Every key not listed defines the run: a resume that changes it is refused.
+RESUMABLE_KEYS = {
+    "train.epochs": "the length of the schedule; no schedule reads it",
+    "train.verbose": "Keras' progress output only",
+    "train.log_every_steps": "how often step scalars go to TensorBoard",
+    "train.eval_every_epochs": "how often the test error is measured (inference mode)",
+    "checkpoint.every_steps": "when checkpoints are saved; saving only reads variables",
+    "checkpoint.max_to_keep": "how many checkpoints are kept",
+    "evaluation.score_every_epochs": "how often scores are taken (stateless latents)",
+}
+
+#: Keys that may change on a resume only when `deterministic` is False: with op
+#: determinism, TensorFlow gives the same numbers only with the same thread counts.
+RESUMABLE_UNLESS_DETERMINISTIC_KEYS = ("train.intra_op_threads", "train.inter_op_threads")
+
+#: Keys whose value is a file or directory path ("" = none): stored resolved.
+PATH_KEYS = (
+    "data.dir",
+    "data.tfds_manual_dir",
+    "evaluation.classifier_path",
+    "evaluation.inception_graph",
+    "evaluation.inception_weights",
+    "evaluation.reference_statistics",
+)
+
+
+class _Unset:
+    """The value of a key one of two configs does not have (a `model.arch.*` key)."""
+
+    def __repr__(self):
+        return "(not set)"
+
+
+#: See `_Unset`.
+UNSET = _Unset()
+
+
+def resolve_path(value: str) -> str:
+    """`value` as an absolute local path ("~" expanded); "" and URLs (`gs://...`) as given.
+
+    Symbolic links are kept (`os.path.abspath`, not `realpath`): the path a user gave
+    is the one stored.
+    """
+    if not value or "://" in value:
+        return value
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def resolve_paths(config):
+    """A copy of `config` whose `PATH_KEYS` are absolute paths (see `resolve_path`).
+
+    The copy is locked like `config`; `config` itself is not changed.
+    """
+    resolved = config.copy_and_resolve_references()
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node = resolved
+        for part in parents:
+            node = node[part]
+        node[leaf] = resolve_path(node[leaf])
+    return resolved
+
+
+def is_resumable_key(key: str, config) -> bool:
+    """Whether `key` may differ between a run directory's config and `config` on a resume."""
+    if key in RESUMABLE_KEYS:
+        return True
+    return key in RESUMABLE_UNLESS_DETERMINISTIC_KEYS and not config.deterministic
+
+
+def run_defining_differences(old, new) -> list[tuple[str, object, object]]:
+    """`(key, old value, new value)` of every run-defining key that differs, sorted
+    (`UNSET` for a key one of them does not have).
+
+    Paths are compared resolved (`resolve_path`, a stored relative path against the
+    current directory), `train.steps_per_epoch` None and 0 are the same (one pass).
+    A key is run-defining unless `is_resumable_key(key, old)` or `(key, new)` says it
+    may change (the thread counts: only if neither config is deterministic).
+
+    Args:
+        old: the run directory's config (`rundir.config_from_dict` of config.json).
+        new: the config of the start.
+    """
+    before, after = flatten(old), flatten(new)
+
+    def normal(key, value):
+        if key in PATH_KEYS and isinstance(value, str):
+            return resolve_path(value)
+        if key == "train.steps_per_epoch" and not value:
+            return 0
+        return value
+
+    missing = UNSET
+    differences = []
+    for key in sorted(set(before) | set(after)):
+        if is_resumable_key(key, old) and is_resumable_key(key, new):
+            continue
+        a, b = before.get(key, missing), after.get(key, missing)
+        if normal(key, a) != normal(key, b):
+            differences.append((key, a, b))
+    return differences
 
 
 def set_arch_kwargs(config, **kwargs):

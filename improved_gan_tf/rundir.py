@@ -14,9 +14,17 @@ Layout (public: `export`, the evaluation tools and the human evaluation read it)
     DIR/curves.png                  losses and test error per epoch
     DIR/.worker_<type>_<id>/        a non-chief worker's own checkpoints and report
                                     (multi-worker runs; the chief's are the run's)
+    DIR/.lock                       held by the process training in DIR (`run_lock`);
+                                    a worker's in its worker directory
 
 Every file is written atomically (a temporary file, then `os.replace`), so a run killed
-at any moment leaves each file either as it was or complete.
+at any moment leaves each file either as it was or complete, and perhaps a temporary
+file, which the next start removes (`RunDir.remove_temporary_files`).
+
+A run directory that has a checkpoint or an epoch record has started
+(`RunDir.has_started`); starting it again resumes it, and `RunDir.check_resume`
+refuses a config that differs from its config.json in a run-defining key
+(`config.RESUMABLE_KEYS` lists the others).
 
 `RunDir` imports neither TensorFlow nor the rest of the package beyond `config`,
 `fileio` and `errors`, so any tool can use it.
@@ -33,13 +41,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import pathlib
+import re
+import shutil
 
 from ml_collections import config_dict
 
+from improved_gan_tf.config import RESUMABLE_KEYS
+from improved_gan_tf.config import RESUMABLE_UNLESS_DETERMINISTIC_KEYS
 from improved_gan_tf.config import ConfigError
 from improved_gan_tf.config import base_config
 from improved_gan_tf.config import flatten
+from improved_gan_tf.config import run_defining_differences
 from improved_gan_tf.config import validate_config
 from improved_gan_tf.errors import UserInputError
 from improved_gan_tf.fileio import atomic_write_text
@@ -56,9 +70,34 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 CURVES_PNG = "curves.png"
 
+# Temporary files a killed run can leave (see `RunDir.remove_temporary_files`):
+# `fileio.atomic_write_*`: `tempfile.mkstemp(prefix=".NAME.", suffix=".tmp")`, whose
+# random part is 8 characters of [a-z0-9_];
+_ATOMIC_WRITE_TEMP = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+# TensorFlow's `file_io.atomic_write_string_to_file` (the `checkpoint` state file):
+# NAME + ".tmp" + uuid4().hex;
+_TF_ATOMIC_WRITE_TEMP = re.compile(r".+\.tmp[0-9a-f]{32}")
+# TensorFlow's checkpoint writer: the shards of a save go to `PREFIX_temp/` before they
+# are merged into PREFIX.index / PREFIX.data-*, and the tensor bundle writes each file
+# as NAME.tempstate<number> before renaming it.
+_CHECKPOINT_TEMP_DIR = re.compile(re.escape(CHECKPOINT_PREFIX) + r"-\d+_temp")
+_TENSOR_BUNDLE_TEMP = re.compile(r".+\.tempstate\d+")
+
 
 class NotARunDirectoryError(UserInputError, FileNotFoundError):
     """A directory has no `config.json`: it is not a training run directory."""
+
+
+class RunConfigChangedError(ConfigError):
+    """A resume's config differs from the run directory's in a run-defining key.
+
+    Attributes:
+        differences: `(key, old value, new value)` of every such key.
+    """
+
+    def __init__(self, message: str, differences=()):
+        super().__init__(message)
+        self.differences = list(differences)
 
 
 def config_to_dict(config) -> dict:
@@ -208,6 +247,89 @@ class RunDir:
         atomic_write_text(self.config_json, config.to_json(indent=1) + "\n")
         return changed
 
+    def has_started(self) -> bool:
+        """Whether the run has trained: a checkpoint, an epoch record or a report.
+
+        A directory with only config.json (a start that failed before checkpoint 0) has
+        not: starting it again is a new start, and may use another config.
+        """
+        checkpoints = self.checkpoints
+        if checkpoints.is_dir() and (
+            (checkpoints / "checkpoint").is_file()
+            or any(checkpoints.glob(f"{CHECKPOINT_PREFIX}-*.index"))
+        ):
+            return True
+        return self.metrics_json.is_file() or (self.path / REPORT_JSON).is_file()
+
+    def check_resume(self, config) -> list[str]:
+        """Refuses to resume a started run with a config that changes what it computes.
+
+        Nothing is written. Call it before anything of the run directory is.
+
+        Args:
+            config: the config of the start (paths resolved, `config.resolve_paths`).
+
+        Returns:
+            The keys that differ from config.json and may (`config.RESUMABLE_KEYS`);
+            [] for a run that has not started (`has_started`).
+
+        Raises:
+            RunConfigChangedError: a run-defining key differs; the message lists every
+                one as `key: old -> new` and how to start a new run instead.
+            ConfigError, DamagedRunFileError: config.json cannot be read.
+        """
+        previous = self.read_config_values()
+        if previous is None or not self.has_started():
+            return []
+        old = config_from_dict(previous)
+        differences = run_defining_differences(old, config)
+        if differences:
+            listed = "; ".join(f"{key}: {a!r} -> {b!r}" for key, a, b in differences)
+            raise RunConfigChangedError(
+                f"{self.path} holds a started run whose config.json differs from this "
+                f"config in {len(differences)} run-defining key(s), so it cannot resume "
+                f"(key: in config.json -> now): {listed}. To train with the new values, "
+                "start a new run with another --workdir; to resume, keep these keys as "
+                f"they were (only {', '.join(_resumable_keys())} may change on a resume).",
+                differences,
+            )
+        old_values, new_values = flatten(old), flatten(config)
+        return sorted(k for k in new_values if old_values.get(k) != new_values[k])
+
+    def remove_temporary_files(self) -> list[pathlib.Path]:
+        """Removes the temporary files a killed run left; returns what it removed.
+
+        Only this process's directories are looked at (the run directory, `samples/`
+        and the checkpoints it saves to; a non-chief worker: its worker directory), and
+        only names no finished file has: the temporary files of `fileio`, TensorFlow's
+        `NAME.tmp<hex>` and `NAME.tempstate<n>` files and `ckpt-<N>_temp/` directories.
+        Call it while holding the run's lock (`run_lock.RunLock`), so that no other
+        process is writing them.
+        """
+        if self.worker is None:
+            directories = [self.path, self.samples, self.checkpoints]
+        else:
+            directories = [self.worker_dir, self.own_checkpoints]
+        removed = []
+        for directory in directories:
+            if not directory.is_dir():
+                continue
+            for entry in sorted(directory.iterdir()):
+                name = entry.name
+                if entry.is_dir() and not entry.is_symlink():
+                    if directory == self.own_checkpoints and _CHECKPOINT_TEMP_DIR.fullmatch(name):
+                        shutil.rmtree(entry, ignore_errors=True)
+                        removed.append(entry)
+                    continue
+                if (_ATOMIC_WRITE_TEMP.fullmatch(name) or _TF_ATOMIC_WRITE_TEMP.fullmatch(name)
+                        or _TENSOR_BUNDLE_TEMP.fullmatch(name)):
+                    try:
+                        os.unlink(entry)
+                    except FileNotFoundError:
+                        continue
+                    removed.append(entry)
+        return removed
+
     # ------------------------------------------------------------------ history
     def read_history(self, last_epoch: int | None = None) -> list[dict]:
         """The per-epoch records of metrics.json ([] if none), up to `last_epoch`."""
@@ -245,3 +367,8 @@ class RunDir:
 
 class DamagedRunFileError(UserInputError, ValueError):
     """A JSON file of a run directory does not parse."""
+
+
+def _resumable_keys() -> list[str]:
+    return list(RESUMABLE_KEYS) + [
+        f"{key} (if not deterministic)" for key in RESUMABLE_UNLESS_DETERMINISTIC_KEYS]

@@ -11,8 +11,19 @@ named on stderr), or from `--restore_checkpoint`. Every config key can be overri
 `--config.KEY=VALUE`; a misspelled key (the message names the closest ones) or a value
 of the wrong type is refused before anything starts, naming the key.
 
+A resume may change only `train.epochs`, `train.verbose`, `train.log_every_steps`,
+`train.eval_every_epochs`, `checkpoint.every_steps`, `checkpoint.max_to_keep`,
+`evaluation.score_every_epochs` and, unless `deterministic`, the thread counts
+(`improved_gan_tf.config.RESUMABLE_KEYS`); any other difference from the run
+directory's config.json is refused, listing each key as `key: old -> new`, before
+anything is written: train a changed config into a new `--workdir`. Paths (`data.dir`,
+...) are stored absolute. One process at a time trains in a run directory: a second
+one is refused, naming the PID of the first (the lock file `WORKDIR/.lock` is released
+when that process ends, also when it is killed).
+
 Exit status: 0 when the run completes; 2 on a user error (a flag, config key or value,
-a missing or damaged data file, a data set that cannot be reached), printed as one
+a missing or damaged data file, a data set that cannot be reached, a resume with a
+changed run-defining key, a run directory in use by another process), printed as one
 line on stderr (`--verbose` adds the traceback); 1 when the training loss became NaN
 or infinite (a diverged run is not a usage error: the message names the step and
 the last good checkpoint) or on a bug.

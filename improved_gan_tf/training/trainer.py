@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from improved_gan_tf import report as report_lib
 from improved_gan_tf.config import ConfigError
+from improved_gan_tf.config import resolve_paths
 from improved_gan_tf.config import validate_config
+from improved_gan_tf.data.labeled import load_labeled_indices
 from improved_gan_tf.data.labeled import save_labeled_indices
 from improved_gan_tf.latents import sample_latents
 from improved_gan_tf.rundir import RunDir
 from improved_gan_tf.rundir import config_to_dict
+from improved_gan_tf.run_lock import RunLock
 from improved_gan_tf.training import callbacks as callbacks_lib
 from improved_gan_tf.training.checkpoints import Checkpointer
 from improved_gan_tf.training.checkpoints import RunState
@@ -48,12 +52,18 @@ from improved_gan_tf.training.models import build_model
 SAMPLE_GRID_SEED_SALT = 20160610
 
 
+class LabeledSubsetChangedError(ConfigError):
+    """A resume's data gives another labeled subset than the run's labeled_indices.json."""
+
+
 class Trainer:
     """One training run in a run directory.
 
     Most users call `train(config, workdir)`. The attributes are public so that tests
     and tools can look inside: `config`, `run` (the `RunDir`), `strategy`, `data`,
-    `model`, `checkpointer`, `steps_per_epoch`, `total_steps`.
+    `model`, `checkpointer`, `steps_per_epoch`, `total_steps`, `lock` (the
+    `run_lock.RunLock`), `resumable_changes` (the `config.RESUMABLE_KEYS` a resume
+    changed).
 
     Args:
         config: the run's config (validated here).
@@ -67,10 +77,20 @@ class Trainer:
         ConfigError: `train.run_eagerly` under a multi-replica strategy, a config the
             data or the architecture cannot take, or `evaluation.score_every_epochs` > 0
             without a `score_callback_factory`.
+        RunConfigChangedError: `workdir` holds a started run whose config.json differs
+            in a run-defining key (`RunDir.check_resume`).
+        LabeledSubsetChangedError: see `_check_labeled_subset`.
+        RunDirectoryBusyError: another process holds `workdir`'s lock (`run_lock`).
+
+    The trainer holds the run directory's lock from here until `close` (`train` and
+    `with Trainer(...) as trainer:` call it); every refusal above comes before
+    anything in the run directory is written.
     """
 
     def __init__(self, config, workdir, score_callback_factory=None):
-        self.config = validate_config(config)
+        # Paths resolved (absolute): config.json and the report then name files that
+        # `score`, `export` and a resume find from any working directory.
+        self.config = config = resolve_paths(validate_config(config))
         if config.evaluation.score_every_epochs and score_callback_factory is None:
             raise ConfigError(
                 f"config.evaluation.score_every_epochs={config.evaluation.score_every_epochs} "
@@ -87,18 +107,66 @@ class Trainer:
                 f"{self.replicas}; set config.distribute.strategy='none'."
             )
         self.run = RunDir(workdir, worker=None if self.is_chief else (self.task_type, self.task_id))
-        self.data = load_training_data(config)
-        self.steps_per_epoch = steps_per_epoch(config, self.data)
-        self.total_steps = self.steps_per_epoch * config.train.epochs
-        self.model = build_model(
-            config, self.data.num_classes if self.data.semi_supervised else None, self.strategy
+        # The lock comes before anything in the run directory is read or written; a
+        # non-chief worker of a multi-worker run locks its own worker directory (the
+        # chief holds the run's).
+        own_dir = self.run.path if self.is_chief else self.run.worker_dir
+        created = not own_dir.exists()
+        self.lock = RunLock(own_dir).acquire()
+        try:
+            # A refused resume raises here, before any file is written.
+            self.resumable_changes = self.run.check_resume(config)
+            removed = self.run.remove_temporary_files()
+            if removed:
+                logging.warning("removed temporary files of an interrupted run: %s",
+                                [str(path) for path in removed])
+            self.data = load_training_data(config)
+            self._check_labeled_subset()
+            self.steps_per_epoch = steps_per_epoch(config, self.data)
+            self.total_steps = self.steps_per_epoch * config.train.epochs
+            self.model = build_model(
+                config, self.data.num_classes if self.data.semi_supervised else None, self.strategy
+            )
+            if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                apply_multi_worker_workarounds(self.model)
+            with self.strategy.scope():
+                state = RunState.create()
+            self.checkpointer = Checkpointer(self.model, state, self.run, config.checkpoint.max_to_keep)
+            self._writer = None
+        except BaseException:
+            # A first start that failed (e.g. on its data) leaves no directory behind.
+            self.lock.release(remove=created)
+            if created:
+                try:
+                    own_dir.rmdir()
+                except OSError:  # not empty: leave it
+                    pass
+            raise
+
+    def _check_labeled_subset(self):
+        """Refuses a resume whose labeled subset is not the one of labeled_indices.json.
+
+        The subset is recomputed from the data and `data.seed` at every start; when the
+        data files at `data.dir` changed, the same seed picks other examples, and the
+        run would go on with another labeled subset than the one it started with.
+
+        Raises:
+            LabeledSubsetChangedError: naming the file, the seed and the data.
+        """
+        path = self.run.labeled_indices
+        if not (self.data.semi_supervised and path.is_file() and self.run.has_started()):
+            return
+        stored, _ = load_labeled_indices(path)
+        now = np.asarray(self.data.labeled_indices)
+        if stored.shape == now.shape and np.array_equal(np.sort(stored), np.sort(now)):
+            return
+        raise LabeledSubsetChangedError(
+            f"{path} holds {stored.size} labeled examples, but config.data.seed="
+            f"{self.config.data.seed} now picks {now.size} others from "
+            f"{self.config.data.dir or self.data.source!r} (the data files changed?), so the "
+            "run cannot resume with the subset it was trained with; restore the data it "
+            "was trained on, or start a new run with another --workdir."
         )
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            apply_multi_worker_workarounds(self.model)
-        with self.strategy.scope():
-            state = RunState.create()
-        self.checkpointer = Checkpointer(self.model, state, self.run, config.checkpoint.max_to_keep)
-        self._writer = None
 
     @property
     def writer(self):
@@ -115,13 +183,20 @@ class Trainer:
         return self._writer
 
     def write_run_files(self):
-        """Writes config.json and the labeled subset (chief only)."""
+        """Writes config.json and the labeled subset (chief only).
+
+        On a resume, config.json is rewritten only when a resumable key changed
+        (`config.RESUMABLE_KEYS`; `__init__` refused any other change), and the labeled
+        subset, which `__init__` checked to be the stored one, is not rewritten.
+        """
         if not self.is_chief:
             return
         changed = self.run.write_config(self.config)
-        if changed:
-            logging.warning("config differs from the run directory's in: %s", changed)
-        if self.data.semi_supervised:
+        if changed and self.run.has_started():
+            logging.info("resuming with changed keys (they may change): %s", changed)
+        if self.data.semi_supervised and not (
+            self.run.labeled_indices.is_file() and self.run.has_started()
+        ):
             save_labeled_indices(
                 self.run.labeled_indices, self.data.labeled_indices, seed=self.config.data.seed,
                 labels=self.data.train_labels, num_classes=self.data.num_classes,
@@ -271,6 +346,19 @@ class Trainer:
         if not self.is_chief:
             shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
 
+    def close(self):
+        """`cleanup`, then releases the run directory's lock (`train` calls it)."""
+        try:
+            self.cleanup()
+        finally:
+            self.lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
 
 def train(config, workdir, *, score_callback_factory=None, restore_checkpoint=None) -> dict:
     """Trains `config` in `workdir` (resuming from its last checkpoint); returns the report.
@@ -283,12 +371,19 @@ def train(config, workdir, *, score_callback_factory=None, restore_checkpoint=No
     with `evaluation.score_every_epochs` > 0 needs `score_callback_factory=
     improved_gan_tf.evaluation.make_score_callback` (see `Trainer`).
 
+    One process at a time trains in `workdir` (`run_lock`): the lock is held from the
+    start until `train` returns or raises, and released by the kernel if the process
+    is killed.
+
     Raises:
         NonFiniteLossError: a loss became NaN or infinite (the last good checkpoint is kept).
-        NoReadableCheckpointError: the run has checkpoints but none reads back.
+        NoReadableCheckpointError: the run has checkpoints but none reads back; nothing
+            is written.
+        RunConfigChangedError: `workdir` holds a started run whose config differs in a
+            run-defining key (see `config.RESUMABLE_KEYS`); nothing is written.
+        LabeledSubsetChangedError: the data now gives another labeled subset than the
+            run's labeled_indices.json; nothing is written.
+        RunDirectoryBusyError: another process is training in `workdir` (names its PID).
     """
-    trainer = Trainer(config, workdir, score_callback_factory=score_callback_factory)
-    try:
+    with Trainer(config, workdir, score_callback_factory=score_callback_factory) as trainer:
         return trainer.fit(restore_checkpoint=restore_checkpoint)
-    finally:
-        trainer.cleanup()

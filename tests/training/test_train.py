@@ -103,6 +103,9 @@ def test_non_finite_loss_stops_naming_step_and_keeps_last_good_checkpoint(quicks
     config.train.run_eagerly = True  # a few eager steps cost less than tracing
     config.distribute.strategy = "none"  # (eager steps need a single replica)
     config.checkpoint.every_steps = 1
+    # A resume refuses a changed learning rate / strategy (`RunDir.check_resume`): the
+    # copy becomes a run of this config.
+    training.RunDir(workdir).write_config(config)
     with pytest.raises(training.NonFiniteLossError) as info:
         training.train(config, workdir)
     message = str(info.value)
