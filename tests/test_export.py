@@ -222,6 +222,69 @@ print("ok")
 """
 
 
+_REFUSALS_SCRIPT = """
+import json
+import numpy as np, tensorflow as tf
+generator = tf.saved_model.load(GENERATOR)
+classifier = tf.saved_model.load(CLASSIFIER)
+limit = MAX_BATCH
+results = {}
+
+def attempt(case, signature, **inputs):
+    try:
+        out = signature(**{key: tf.constant(value) for key, value in inputs.items()})
+    except tf.errors.InvalidArgumentError as error:
+        results[case] = {"refused": "InvalidArgumentError", "message": error.message}
+    except Exception as error:  # anything else is a failure of the contract
+        results[case] = {"refused": type(error).__name__, "message": str(error)}
+    else:
+        results[case] = {"shapes": {key: list(value.shape) for key, value in out.items()},
+                         "finite": bool(all(np.isfinite(v.numpy()).all() for v in out.values()
+                                            if v.dtype.is_floating))}
+
+serve, sample = generator.signatures["serving_default"], generator.signatures["sample"]
+classify, classify_float = classifier.signatures["serving_default"], classifier.signatures["classify_float"]
+rng = np.random.default_rng(0)
+z = rng.random((limit, 100), dtype=np.float32)
+images = rng.integers(0, 256, (limit, 28, 28, 1), dtype=np.uint8)
+unit = rng.random((limit, 28, 28, 1), dtype=np.float32)
+unit[0, 0, 0, 0], unit[-1, -1, -1, -1] = 0.0, 1.0  # the range's endpoints are accepted
+seed = np.int64(7)
+
+# Valid requests at batch 1 and at the maximum.
+attempt("z/1", serve, z=z[:1])
+attempt("z/max", serve, z=z)
+attempt("sample/1", sample, seed=seed, num_samples=np.int32(1))
+attempt("sample/max", sample, seed=seed, num_samples=np.int32(limit))
+attempt("uint8/1", classify, images=images[:1])
+attempt("uint8/max", classify, images=images)
+attempt("float/1", classify_float, images=unit[:1])
+attempt("float/max", classify_float, images=unit)
+# Refusals.
+attempt("z/batch", serve, z=np.zeros((limit + 1, 100), np.float32))
+bad = z[:4].copy(); bad[2, 17] = np.nan; bad[3, 0] = np.inf
+attempt("z/nan", serve, z=bad)
+bad = z[:4].copy(); bad[1, 5] = -np.inf
+attempt("z/inf", serve, z=bad)
+attempt("sample/batch", sample, seed=seed, num_samples=np.int32(limit + 1))
+attempt("sample/negative", sample, seed=seed, num_samples=np.int32(-3))
+attempt("uint8/batch", classify, images=np.zeros((limit + 1, 28, 28, 1), np.uint8))
+attempt("float/batch", classify_float, images=np.zeros((limit + 1, 28, 28, 1), np.float32))
+bad = unit[:3].copy(); bad[1, 4, 5, 0] = np.nan
+attempt("float/nan", classify_float, images=bad)
+bad = unit[:3].copy(); bad[0, 0, 1, 0] = np.inf
+attempt("float/inf", classify_float, images=bad)
+bad = unit[:3].copy(); bad[2, 3, 3, 0] = 255.0; bad[0, 9, 9, 0] = -0.5
+attempt("float/range", classify_float, images=bad)
+bad = unit[:3].copy(); bad[1, 1, 1, 0] = 1.0 + 1e-6
+attempt("float/just_above", classify_float, images=bad)
+assert "improved_gan_tf" not in sys.modules
+with open("refusals.json", "w") as handle:
+    json.dump(results, handle)
+print("ok")
+"""
+
+
 @pytest.fixture(scope="module")
 def launched(export_base, references, tmp_path_factory):
     """Starts the out-of-process checks side by side as soon as the exports exist."""
@@ -230,9 +293,14 @@ def launched(export_base, references, tmp_path_factory):
     script = _FIDELITY_SCRIPT.replace(
         "GENERATOR", repr(str(export_base / "generator" / "1"))
     ).replace("CLASSIFIER", repr(str(export_base / "classifier" / "1")))
+    refusals = _REFUSALS_SCRIPT.replace(
+        "GENERATOR", repr(str(export_base / "generator" / "1"))
+    ).replace("CLASSIFIER", repr(str(export_base / "classifier" / "1"))).replace(
+        "MAX_BATCH", str(export.MAX_BATCH_SIZE))
     return {
         "workdir": workdir,
         "isolated": _isolated_python(script, cwd=workdir),
+        "refusals": _isolated_python(refusals, cwd=workdir),
         **{
             f"cli/{name}": _start([_saved_model_cli(), "show", "--all", "--dir", str(export_base / name / "1")])
             for name in ("generator", "classifier")
@@ -272,6 +340,45 @@ def test_every_signature_matches_keras_in_a_process_without_the_package(launched
     np.testing.assert_allclose(out["classifier/classify_float/p_real"], _p_real(float_logits), atol=TOLERANCE)
 
 
+def test_served_signatures_refuse_bad_input_in_a_process_without_the_package(launched):
+    result = launched["refusals"].result()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok" in result.stdout
+    got = json.loads((launched["workdir"] / "refusals.json").read_text())
+    limit = export.MAX_BATCH_SIZE
+    assert limit == 1024
+
+    # Batch 1 and the maximum batch are served, with finite outputs.
+    for case, key, shape in [
+        ("z", "images", [28, 28, 1]), ("sample", "images", [28, 28, 1]),
+        ("uint8", "logits", [10]), ("float", "logits", [10]),
+    ]:
+        for batch, size in (("1", 1), ("max", limit)):
+            served = got[f"{case}/{batch}"]
+            assert "refused" not in served, (case, batch, served)
+            assert served["shapes"][key] == [size, *shape] and served["finite"], served
+
+    expected = {
+        "z/batch": [f"z: batch size must be <= {limit}", "max_batch_size", f"Received: {limit + 1}"],
+        "z/nan": ["z must be finite: 2 of 400 values are NaN or infinite", "Received: nan at index [2 17]"],
+        "z/inf": ["z must be finite: 1 of 400 values", "Received: -inf at index [1 5]"],
+        "sample/batch": [f"num_samples must be <= {limit}", "max_batch_size", f"Received: {limit + 1}"],
+        "sample/negative": ["num_samples must be >= 0. Received: -3"],
+        "uint8/batch": [f"images: batch size must be <= {limit}", f"Received: {limit + 1}"],
+        "float/batch": [f"images: batch size must be <= {limit}", f"Received: {limit + 1}"],
+        "float/nan": ["images must be finite: 1 of 2352 values", "Received: nan at index [1 4 5 0]"],
+        "float/inf": ["images must be finite: 1 of 2352 values", "Received: inf at index [0 0 1 0]"],
+        "float/range": ["images must lie in [0, 1]", "pixels / 255",
+                        "Received: 2 of 2352 values outside, min -0.5, max 255"],
+        "float/just_above": ["images must lie in [0, 1]", "Received: 1 of 2352 values outside"],
+    }
+    for case, fragments in expected.items():
+        refusal = got[case]
+        assert refusal.get("refused") == "InvalidArgumentError", (case, refusal)
+        for fragment in fragments:
+            assert fragment in refusal["message"], (case, fragment, refusal["message"])
+
+
 def test_classifier_uses_polyak_averaged_weights(export_base, references):
     classifier = tf.saved_model.load(str(export_base / "classifier" / "1"))
     logits = classifier.signatures["serving_default"](
@@ -295,9 +402,9 @@ def test_signatures_refuse_wrong_dtype_and_shape(export_base):
         generator.signatures["serving_default"](z=tf.zeros([2, 99]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="float"):
         generator.signatures["serving_default"](z=tf.zeros([2, 100], tf.float64))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 1024"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 1024.*Received: 5000"):
         generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(5000))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 0"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 0. Received: -1"):
         generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(-1))
     empty = generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(0))
     assert empty["images"].shape == (0, 28, 28, 1)
