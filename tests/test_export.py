@@ -567,6 +567,31 @@ def test_c_api_loader_serves_the_generator_like_python(c_loader, export_base, re
     assert "is not compatible with expected shape [?,100]" in result.stderr
 
 
+def test_c_api_loader_sees_the_refusals_as_invalid_argument(c_loader, export_base, references, tmp_path):
+    # The C++ SavedModel loader TF Serving uses, after its graph optimizations: the
+    # in-graph checks still refuse, with TF_Code 3 (INVALID_ARGUMENT).
+    model = export_base / "generator" / "1"
+    z = references["z"].copy()
+    z[3, 42] = np.nan
+    z.astype("<f4").tofile(tmp_path / "nan.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "nan.bin", *z.shape, tmp_path / "nan", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "run failed (TF_Code 3)" in result.stderr
+    assert "z must be finite: 1 of 700 values are NaN or infinite. Received: nan at index [3 42]" in result.stderr
+    assert not (tmp_path / "nan.images.f32").exists()
+
+    big = export.MAX_BATCH_SIZE + 1
+    np.zeros((big, LATENT_DIM), "<f4").tofile(tmp_path / "big.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "big.bin", big, LATENT_DIM, tmp_path / "big", cwd=tmp_path)
+    assert result.returncode == 2 and "run failed (TF_Code 3)" in result.stderr
+    assert f"z: batch size must be <= {export.MAX_BATCH_SIZE}" in result.stderr
+    assert f"Received: {big}" in result.stderr
+
+    result = _run_c(c_loader, model, "sample", 1, big, tmp_path / "sample_big", cwd=tmp_path)
+    assert result.returncode == 2 and "run failed (TF_Code 3)" in result.stderr
+    assert f"num_samples must be <= {export.MAX_BATCH_SIZE}" in result.stderr
+
+
 # ----------------------------------------------------------------------------- VBN generator
 def test_vbn_generator_exports_frozen_reference_statistics(tmp_path):
     generator = architectures.imagenet128_generator(gf_dim=4, latent_dim=16, reference_batch_size=4)
@@ -621,6 +646,51 @@ def test_export_is_deterministic_and_refuses_to_overwrite(trained_gan, export_ba
         assert sorted(p.name for p in again.parent.iterdir()) == ["7"]  # no temporary left over
         mode = os.stat(again).st_mode & 0o777
         assert mode == 0o755, oct(mode)
+
+
+def test_max_batch_size_is_the_exports_own_and_is_written_down(trained_gan, tmp_path):
+    generator = export.export_generator(trained_gan, tmp_path / "generator" / "1", max_batch_size=4)
+    classifier = export.export_classifier(trained_gan, tmp_path / "classifier" / "1", dataset="mnist",
+                                          max_batch_size=4)
+    served_g = tf.saved_model.load(str(generator)).signatures
+    served_c = tf.saved_model.load(str(classifier)).signatures
+    assert served_g["serving_default"](z=tf.zeros([4, LATENT_DIM]))["images"].shape == (4, 28, 28, 1)
+    assert served_g["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(4))["images"].shape[0] == 4
+    assert served_c["serving_default"](images=tf.zeros([4, 28, 28, 1], tf.uint8))["logits"].shape == (4, 10)
+    assert served_c["classify_float"](images=tf.ones([4, 28, 28, 1]))["logits"].shape == (4, 10)
+    refused = "batch size must be <= 4 .*Received: 5"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z: " + refused):
+        served_g["serving_default"](z=tf.zeros([5, LATENT_DIM]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 4 .*Received: 5"):
+        served_g["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(5))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: " + refused):
+        served_c["serving_default"](images=tf.zeros([5, 28, 28, 1], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: " + refused):
+        served_c["classify_float"](images=tf.zeros([5, 28, 28, 1]))
+    # A batch too large is refused before the range check reads its values.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: batch size"):
+        served_c["classify_float"](images=tf.fill([5, 28, 28, 1], np.nan))
+
+    described = json.loads((generator / export.SIGNATURES_FILENAME).read_text())
+    assert described["max_batch_size"] == 4 and described["latent_distribution"] == "uniform"
+    assert described["signatures"]["serving_default"]["inputs"]["z"] == {
+        "dtype": "float32", "shape": [-1, LATENT_DIM], "finite": True}
+    assert described["signatures"]["sample"]["inputs"]["num_samples"]["range"] == [0, 4]
+    assert {sig["max_batch_size"] for sig in described["signatures"].values()} == {4}
+    described = json.loads((classifier / export.SIGNATURES_FILENAME).read_text())
+    assert described["signatures"]["classify_float"]["inputs"]["images"] == {
+        "dtype": "float32", "shape": [-1, 28, 28, 1], "range": list(export.FLOAT_IMAGE_RANGE), "finite": True}
+    assert described["signatures"]["serving_default"]["inputs"]["images"]["range"] == [0, 255]
+    assert set(described["signatures"]) == set(served_c) and {sig["max_batch_size"] for sig in described["signatures"].values()} == {4}
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, None, "8"])
+def test_a_max_batch_size_that_is_not_a_positive_integer_is_refused(trained_gan, tmp_path, value):
+    with pytest.raises(ValueError, match=f"max_batch_size must be a positive integer. Received: {value!r}"):
+        export.export_generator(trained_gan, tmp_path / "generator" / "1", max_batch_size=value)
+    with pytest.raises(ValueError, match="max_batch_size must be a positive integer"):
+        export.export_classifier(trained_gan, tmp_path / "classifier" / "1", dataset="mnist", max_batch_size=value)
+    assert not (tmp_path / "generator").exists() and not (tmp_path / "classifier").exists()
 
 
 def test_export_dir_must_be_a_version_directory(trained_gan, tmp_path):
@@ -901,6 +971,23 @@ def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp
     assert export.export_run(workdir, base, version=2, overwrite=True)["version"] == 2
 
 
+def test_export_run_passes_max_batch_size_to_both_models(run_dir, tmp_path):
+    from improved_gan_tf.errors import UserInputError
+
+    workdir, _ = run_dir
+    result = export.export_run(workdir, tmp_path / "serving", max_batch_size=3)
+    assert result["max_batch_size"] == 3
+    for name in ("generator", "classifier"):
+        assert json.loads((result[name] / export.SIGNATURES_FILENAME).read_text())["max_batch_size"] == 3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch size must be <= 3 .*Received: 4"):
+        tf.saved_model.load(str(result["classifier"])).signatures["serving_default"](
+            images=tf.zeros([4, 28, 28, 1], tf.uint8))
+    with pytest.raises(export.ExportOptionError, match="Received: 0") as error:
+        export.export_run(workdir, tmp_path / "other", max_batch_size=0)
+    assert isinstance(error.value, UserInputError)
+    assert not (tmp_path / "other").exists()
+
+
 def test_export_command_line(run_dir, tmp_path, capsys):
     from improved_gan_tf.cli import export as export_cli
 
@@ -909,6 +996,7 @@ def test_export_command_line(run_dir, tmp_path, capsys):
     export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["version"] == 7 and printed["generator"] == str(base / "generator" / "7")
+    assert printed["max_batch_size"] == export.MAX_BATCH_SIZE == export_cli.FLAGS["max_batch_size"].default
     assert (base / "classifier" / "7" / "saved_model.pb").exists()
     with pytest.raises(SystemExit) as exit_info:
         export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
