@@ -12,11 +12,11 @@ polls)::
 
 Generator SavedModel (`export_generator`):
 
-    serving_default:  z  float32 [batch, latent_dim]            (any batch size)
+    serving_default:  z  float32 [batch, latent_dim], finite, batch <= max_batch_size
                   ->  images        float32 [batch, H, W, C] in [0, 1]
                       images_uint8  uint8   [batch, H, W, C]   (round(255 * images))
     sample:           seed         int64 scalar
-                      num_samples  int32 scalar (0 <= num_samples <= max_samples)
+                      num_samples  int32 scalar (0 <= num_samples <= max_batch_size)
                   ->  images, images_uint8 as above, for the latents
                       `sample_signature_latents(distribution, latent_dim, seed, n)`:
                       stateless Philox draws keyed by [seed, 0], so the same seed
@@ -34,9 +34,10 @@ Classifier SavedModel (`export_classifier`, semi-supervised K+1 models):
     serving_default:  images  uint8 [batch, H, W, C]  raw pixels 0..255
                       (the dataset's preprocessing, e.g. x / 255 flattened for
                       MNIST or (x - 127.5) / 128 for CIFAR-10/SVHN, runs in the graph)
-    classify_float:   images  float32 [batch, H, W, C] in [0, 1]
+    classify_float:   images  float32 [batch, H, W, C], finite, in [0, 1]
                       (e.g. the generator's `images` output; multiplied by 255,
                       then the same preprocessing)
+                      (both: batch <= max_batch_size)
                   ->  class_probabilities  float32 [batch, K]  softmax over the K
                                            real classes
                       predicted_class      int64   [batch]     argmax
@@ -44,12 +45,31 @@ Classifier SavedModel (`export_classifier`, semi-supervised K+1 models):
                                            Z = sum_k exp(l_k) (the generated class's
                                            logit fixed at 0)
                       logits               float32 [batch, K]
-    A wrong dtype is refused by the signature (a TF Serving request is checked
-    against the SignatureDef's dtype; the loaded function raises); a wrong shape
-    by an in-graph `EnsureShape` check, whose error names the expected shape.
     D runs in inference mode (no input noise/dropout) with its Polyak-averaged
     weights when the model keeps them (`ImprovedGAN(polyak_rate=...)`), as the
     authors evaluate test error.
+
+Refused requests. A wrong dtype is refused by the signature (a TF Serving request
+is checked against the SignatureDef's dtype; the loaded function raises); a wrong
+shape by an in-graph `EnsureShape` check, whose error names the expected shape.
+Every signature serves at most `max_batch_size` examples per request (default
+`MAX_BATCH_SIZE` = 1024, `--max_batch_size` of `improved-gan export`): a larger
+batch (or `num_samples`) is refused before the model runs, so a request cannot make
+the server allocate without bound. Latents `z` and `classify_float` images must be
+finite, and `classify_float` images must lie in `FLOAT_IMAGE_RANGE` = [0, 1]
+(uint8 pixels are in range by their dtype). Each refusal is an in-graph assertion
+that raises `InvalidArgumentError` -- what TF Serving answers as `INVALID_ARGUMENT`
+(gRPC) or HTTP 400 (REST) -- with a message naming the input, the bound and the
+received value, e.g.
+
+    z: batch size must be <= 1024 (the max_batch_size of this export; split larger requests). Received: 2000
+    z must be finite: 3 of 200 values are NaN or infinite. Received: nan at index [1 7]
+    images must lie in [0, 1] (classify_float takes pixels / 255). Received: 4 of 3136 values outside, min -0.5, max 1.2
+
+The checks are one reduction over the input each (a few microseconds next to the
+network). The limits are also written to `assets.extra/signatures.json` in each
+version directory (`SIGNATURES_FILENAME`; TF Serving ignores the file), which
+lists every signature's inputs, dtypes, shapes, ranges and `max_batch_size`.
 
 Exports are deterministic (exporting the same weights twice gives byte-identical
 `variables/` files), refuse to replace an existing version unless
@@ -60,12 +80,14 @@ generator and classifier together or not at all.
 
 Python API: `export_generator(gan_or_generator, export_dir, ...)`,
 `export_classifier(gan, export_dir, ...)` on in-memory models, and
-`export_run(workdir, export_base, version=None, overwrite=False)` on a run
+`export_run(workdir, export_base, version=None, overwrite=False, max_batch_size=...)` on a run
 directory of `improved-gan train` (restored with `training.restore_run`).
 Command line: `improved-gan export` (`improved_gan_tf.cli.export`).
 """
 
 import contextlib
+import json
+import numbers
 import pathlib
 
 import keras
@@ -85,7 +107,11 @@ __all__ = [
     "CLASSIFIER_MODEL_NAME",
     "CheckpointError",
     "ExportExistsError",
+    "FLOAT_IMAGE_RANGE",
+    "MAX_BATCH_SIZE",
+    "SIGNATURES_FILENAME",
     "ExportNameError",
+    "ExportOptionError",
     "GENERATOR_MODEL_NAME",
     "RunDirectoryError",
     "export_classifier",
@@ -99,6 +125,15 @@ __all__ = [
 GENERATOR_MODEL_NAME = "generator"
 CLASSIFIER_MODEL_NAME = "classifier"
 
+#: Default largest batch (examples per request) of every served signature.
+MAX_BATCH_SIZE = 1024
+
+#: The values `classify_float` accepts: pixels / 255, the generator's `images` output.
+FLOAT_IMAGE_RANGE = (0.0, 1.0)
+
+#: The description of the signatures and their limits, inside each version directory.
+SIGNATURES_FILENAME = "assets.extra/signatures.json"
+
 #: A generator's output space is named by the preprocess whose inverse maps it to pixels.
 _OUTPUT_RANGES = registry.PREPROCESSES
 
@@ -110,6 +145,10 @@ class RunDirectoryError(UserInputError, FileNotFoundError):
 # The run's checkpoint cannot be read back (truncated or corrupt files): raised by
 # `training.restore_run`, which checks it with `training.verify_checkpoint`.
 from improved_gan_tf.training.checkpoints import UnreadableCheckpointError as CheckpointError  # noqa: E402
+
+
+class ExportOptionError(UserInputError, ValueError):
+    """An export option out of its domain (e.g. a `max_batch_size` below 1)."""
 
 
 def next_version(export_base, model_names=(GENERATOR_MODEL_NAME, CLASSIFIER_MODEL_NAME)):
@@ -265,6 +304,95 @@ def _to_unit_images(raw, output_range, image_shape):
     }
 
 
+def _check_max_batch_size(max_batch_size):
+    if (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, numbers.Integral)
+            or max_batch_size < 1):
+        raise ValueError(f"max_batch_size must be a positive integer. Received: {max_batch_size!r}")
+    return int(max_batch_size)
+
+
+# ----------------------------------------------------------------------------- input checks
+# Each check is an op that raises `InvalidArgumentError` -- TF Serving's INVALID_ARGUMENT --
+# when its condition fails. The condition is one reduction over the input; the message
+# (where the received values are found and formatted) is computed only in the failing
+# branch of a `tf.cond`, so a valid request pays for the reduction alone.
+def _refuse_unless(condition, message, name):
+    """An op raising `InvalidArgumentError(message())` unless `condition` holds; `name`
+    (e.g. "check_z_finite") is the node the server's error names."""
+
+    def refuse():
+        return tf.debugging.Assert(tf.constant(False), [message()], summarize=1)
+
+    return tf.cond(condition, tf.no_op, refuse, name=name)
+
+
+def _after(x, *checks):
+    """`x`, passed on only after each `check(x)` has run, in order: a later check (and
+    the model) never sees an input an earlier check refuses."""
+    for check in checks:
+        with tf.control_dependencies([check(x)]):
+            x = tf.identity(x)
+    return x
+
+
+def _batch_size_check(name, max_batch_size):
+    def check(x):
+        batch = tf.shape(x, out_type=tf.int64)[0]
+        return _refuse_unless(
+            batch <= max_batch_size,
+            lambda: tf.strings.format(
+                f"{name}: batch size must be <= {max_batch_size} (the max_batch_size of "
+                "this export; split larger requests). Received: {}",
+                [batch],
+            ),
+            f"check_{name}_batch_size",
+        )
+
+    return check
+
+
+def _finite_check(name):
+    def check(x):
+        finite = tf.math.is_finite(x)
+
+        def message():
+            bad = tf.where(tf.logical_not(tf.reshape(finite, [-1])))[:, 0]
+            index = tf.unravel_index(bad[0], tf.shape(x, out_type=tf.int64))
+            return tf.strings.format(
+                f"{name} must be finite: {{}} of {{}} values are NaN or infinite. "
+                "Received: {} at index {}",
+                [tf.size(bad), tf.size(x), tf.gather(tf.reshape(x, [-1]), bad[0]), index],
+            )
+
+        return _refuse_unless(tf.reduce_all(finite), message, f"check_{name}_finite")
+
+    return check
+
+
+def _range_check(name, low, high, meaning):
+    def check(x):
+        inside = tf.logical_and(x >= low, x <= high)
+
+        def message():
+            outside = tf.size(x) - tf.math.count_nonzero(inside, dtype=tf.int32)
+            return tf.strings.format(
+                f"{name} must lie in [{low:g}, {high:g}] ({meaning}). "
+                "Received: {} of {} values outside, min {}, max {}",
+                [outside, tf.size(x), tf.reduce_min(x), tf.reduce_max(x)],
+            )
+
+        return _refuse_unless(tf.reduce_all(inside), message, f"check_{name}_range")
+
+    return check
+
+
+def _write_signatures_file(path, signatures):
+    """Writes `SIGNATURES_FILENAME`: the served contract as data, for operators and clients."""
+    target = pathlib.Path(path) / SIGNATURES_FILENAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(signatures, indent=2, sort_keys=True) + "\n")
+
+
 # ----------------------------------------------------------------------------- generator
 def _check_vbn_reference_statistics(generator):
     """Refuses VBN layers whose reference statistics were never computed: with their
@@ -294,7 +422,7 @@ def export_generator(
     latent_distribution=None,
     output_range=None,
     image_shape=None,
-    max_samples=1024,
+    max_batch_size=MAX_BATCH_SIZE,
     overwrite=False,
 ):
     """Exports a generator as a TF Serving SavedModel (signatures in the module doc).
@@ -313,21 +441,26 @@ def export_generator(
             (sigmoid: "unit", tanh: "signed_unit").
         image_shape: (H, W, C) of the images (default: G's output shape, 28x28x1
             for a flat 784 output).
-        max_samples: largest `num_samples` the `sample` signature accepts.
+        max_batch_size: the largest batch of `z` (`serving_default`) and the largest
+            `num_samples` (`sample`) the export serves; larger requests are refused.
         overwrite: replace an existing `export_dir`.
 
     Returns:
         The `pathlib.Path` of the written version directory.
+
+    Raises:
+        ValueError: G is not built, has VBN layers without reference statistics, or
+            an argument is invalid (the message names it).
     """
     write = _generator_writer(
         gan_or_generator, latent_dim=latent_dim, latent_distribution=latent_distribution,
-        output_range=output_range, image_shape=image_shape, max_samples=max_samples,
+        output_range=output_range, image_shape=image_shape, max_batch_size=max_batch_size,
     )
     return write_versions({export_dir: write}, overwrite)[0]
 
 
 def _generator_writer(
-    gan_or_generator, *, latent_dim, latent_distribution, output_range, image_shape, max_samples
+    gan_or_generator, *, latent_dim, latent_distribution, output_range, image_shape, max_batch_size
 ):
     """Checks the generator and returns `write(path)`, which saves its SavedModel."""
     gan = gan_or_generator if hasattr(gan_or_generator, "discriminator") else None
@@ -354,29 +487,61 @@ def _generator_writer(
     if output_range not in _OUTPUT_RANGES:
         raise ValueError(f"output_range must be one of {_OUTPUT_RANGES}. Received: {output_range!r}")
     image_shape = _generator_image_shape(generator, latent_dim, image_shape)
-    max_samples = int(max_samples)
+    max_batch_size = _check_max_batch_size(max_batch_size)
     _check_vbn_reference_statistics(generator)
 
     def generate(z):
-        z = tf.ensure_shape(z, [None, latent_dim], name="check_z_shape")
         return _to_unit_images(generator(z, training=False), output_range, image_shape)
 
     def serving_default(z):
-        return generate(z)
+        z = tf.ensure_shape(z, [None, latent_dim], name="check_z_shape")
+        return generate(_after(z, _batch_size_check("z", max_batch_size), _finite_check("z")))
 
     def sample(seed, num_samples):
         checks = [
-            tf.debugging.assert_non_negative(
-                num_samples, message="num_samples must be >= 0"
+            _refuse_unless(
+                num_samples >= 0,
+                lambda: tf.strings.format("num_samples must be >= 0. Received: {}", [num_samples]),
+                "check_num_samples_non_negative",
             ),
-            tf.debugging.assert_less_equal(
-                num_samples, tf.constant(max_samples, tf.int32),
-                message=f"num_samples must be <= {max_samples} (max_samples of this export)",
+            _refuse_unless(
+                num_samples <= max_batch_size,
+                lambda: tf.strings.format(
+                    f"num_samples must be <= {max_batch_size} (the max_batch_size of this "
+                    "export; split larger requests). Received: {}",
+                    [num_samples],
+                ),
+                "check_num_samples_batch_size",
             ),
         ]
         with tf.control_dependencies(checks):
             z = sample_signature_latents(latent_distribution, latent_dim, seed, num_samples)
         return generate(z)
+
+    outputs = {
+        "images": {"dtype": "float32", "shape": [-1, *image_shape], "range": [0.0, 1.0]},
+        "images_uint8": {"dtype": "uint8", "shape": [-1, *image_shape], "range": [0, 255]},
+    }
+    contract = {
+        "model": "generator",
+        "max_batch_size": max_batch_size,
+        "latent_distribution": latent_distribution,
+        "signatures": {
+            "serving_default": {
+                "inputs": {"z": {"dtype": "float32", "shape": [-1, latent_dim], "finite": True}},
+                "outputs": outputs,
+                "max_batch_size": max_batch_size,
+            },
+            "sample": {
+                "inputs": {
+                    "seed": {"dtype": "int64", "shape": []},
+                    "num_samples": {"dtype": "int32", "shape": [], "range": [0, max_batch_size]},
+                },
+                "outputs": outputs,
+                "max_batch_size": max_batch_size,
+            },
+        },
+    }
 
     def write(path):
         _save_signatures(
@@ -393,6 +558,7 @@ def _generator_writer(
             },
             generator.variables,
         )
+        _write_signatures_file(path, contract)
 
     return write
 
@@ -430,6 +596,7 @@ def export_classifier(
     image_shape=None,
     preprocess=None,
     use_averaged_weights=True,
+    max_batch_size=MAX_BATCH_SIZE,
     overwrite=False,
 ):
     """Exports a semi-supervised GAN's discriminator as a K-class classifier SavedModel.
@@ -446,19 +613,27 @@ def export_classifier(
             `dataset`; "unit_flat" for a flat 784 input).
         use_averaged_weights: export D's Polyak-averaged weights when the model
             keeps them (the weights `evaluate` uses).
+        max_batch_size: the largest batch of images either signature serves; larger
+            requests are refused.
         overwrite: replace an existing `export_dir`.
 
     Returns:
         The `pathlib.Path` of the written version directory.
+
+    Raises:
+        ValueError: the GAN is not semi-supervised, the raw image shape or
+            preprocessing cannot be told, or an argument is invalid.
     """
     write = _classifier_writer(
         gan, dataset=dataset, image_shape=image_shape, preprocess=preprocess,
-        use_averaged_weights=use_averaged_weights,
+        use_averaged_weights=use_averaged_weights, max_batch_size=max_batch_size,
     )
     return write_versions({export_dir: write}, overwrite)[0]
 
 
-def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_weights):
+def _classifier_writer(
+    gan, *, dataset, image_shape, preprocess, use_averaged_weights, max_batch_size
+):
     """Checks the GAN's discriminator and returns `write(path)`, which saves its SavedModel."""
     if getattr(gan, "num_classes", None) is None:
         raise ValueError(
@@ -467,6 +642,7 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
         )
     discriminator = gan.discriminator
     image_shape, preprocess_fn = _classifier_input(discriminator, image_shape, preprocess, dataset)
+    max_batch_size = _check_max_batch_size(max_batch_size)
 
     def heads(x):
         logits = tf.cast(discriminator(x, training=False), tf.float32)
@@ -481,13 +657,48 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
 
     shape_message = [None, *image_shape]
 
+    low, high = FLOAT_IMAGE_RANGE
+
     def serving_default(images):
         images = tf.ensure_shape(images, shape_message, name="check_images_shape")
-        return heads(preprocess_fn(images))
+        # uint8 pixels are finite and in 0..255 by their dtype: only the batch is checked.
+        return heads(preprocess_fn(_after(images, _batch_size_check("images", max_batch_size))))
 
     def classify_float(images):
         images = tf.ensure_shape(images, shape_message, name="check_images_shape")
+        images = _after(
+            images,
+            _batch_size_check("images", max_batch_size),
+            _finite_check("images"),
+            _range_check("images", low, high, "classify_float takes pixels / 255"),
+        )
         return heads(preprocess_fn(images * 255.0))
+
+    num_classes = int(gan.num_classes)
+    outputs = {
+        "class_probabilities": {"dtype": "float32", "shape": [-1, num_classes]},
+        "predicted_class": {"dtype": "int64", "shape": [-1], "range": [0, num_classes - 1]},
+        "p_real": {"dtype": "float32", "shape": [-1], "range": [0.0, 1.0]},
+        "logits": {"dtype": "float32", "shape": [-1, num_classes]},
+    }
+    contract = {
+        "model": "classifier",
+        "max_batch_size": max_batch_size,
+        "signatures": {
+            "serving_default": {
+                "inputs": {"images": {"dtype": "uint8", "shape": [-1, *image_shape],
+                                      "range": [0, 255]}},
+                "outputs": outputs,
+                "max_batch_size": max_batch_size,
+            },
+            "classify_float": {
+                "inputs": {"images": {"dtype": "float32", "shape": [-1, *image_shape],
+                                      "range": [low, high], "finite": True}},
+                "outputs": outputs,
+                "max_batch_size": max_batch_size,
+            },
+        },
+    }
 
     def write(path):
         endpoints = {
@@ -501,6 +712,7 @@ def _classifier_writer(gan, *, dataset, image_shape, preprocess, use_averaged_we
         averaged = gan.averaged_discriminator_weights() if use_averaged_weights else contextlib.nullcontext()
         with averaged:  # the variables hold the averaged values while they are saved
             _save_signatures(path, endpoints, discriminator.variables)
+        _write_signatures_file(path, contract)
 
     return write
 
@@ -515,6 +727,7 @@ def export_run(
     checkpoint=None,
     generator_name=GENERATOR_MODEL_NAME,
     classifier_name=CLASSIFIER_MODEL_NAME,
+    max_batch_size=MAX_BATCH_SIZE,
 ):
     """Exports a training run's generator (and classifier, for semi-supervised runs).
 
@@ -539,10 +752,13 @@ def export_run(
         checkpoint: a checkpoint path prefix instead of the latest.
         generator_name, classifier_name: model names (directories under
             `export_base`, names in `models.config`).
+        max_batch_size: the largest batch every signature of both models serves
+            (and the generator's largest `num_samples`); larger requests are refused.
 
     Returns:
         dict with "version", "step" (the checkpoint's global step), "generator"
-        and "classifier" (absolute paths; "classifier" is None for unsupervised runs).
+        and "classifier" (absolute paths; "classifier" is None for unsupervised runs)
+        and "max_batch_size".
 
     Raises:
         RunDirectoryError: `workdir` does not exist, or has no config.json or no
@@ -550,6 +766,7 @@ def export_run(
         CheckpointError: the checkpoint's files cannot be read back.
         ExportNameError: a model name with a path separator, `.`/`..` or a leading
             dot; the same name for both models; a version below 1.
+        ExportOptionError: `max_batch_size` is not a positive integer.
         ExportExistsError: a version exists and `overwrite` is False.
     """
     from improved_gan_tf import training
@@ -561,6 +778,10 @@ def export_run(
             f"generator_name and classifier_name must differ. Received: {generator_name!r} twice")
     if version is not None and int(version) < 1:
         raise ExportNameError(f"version must be a positive integer. Received: {version}")
+    try:
+        max_batch_size = _check_max_batch_size(max_batch_size)
+    except ValueError as error:
+        raise ExportOptionError(str(error)) from None
     if not pathlib.Path(workdir).is_dir():
         raise RunDirectoryError(f"Run directory {workdir} does not exist.")
     policy = keras.mixed_precision.global_policy()
@@ -578,13 +799,13 @@ def export_run(
     targets = {"generator": export_base / generator_name / str(version)}
     writers = {targets["generator"]: _generator_writer(
         gan, latent_dim=None, latent_distribution=None, image_shape=facts.image_shape,
-        output_range=facts.preprocess, max_samples=1024,
+        output_range=facts.preprocess, max_batch_size=max_batch_size,
     )}
     if gan.num_classes is not None:
         targets["classifier"] = export_base / classifier_name / str(version)
         writers[targets["classifier"]] = _classifier_writer(
             gan, dataset=facts.name, image_shape=facts.image_shape, preprocess=facts.preprocess,
-            use_averaged_weights=True,
+            use_averaged_weights=True, max_batch_size=max_batch_size,
         )
     written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
@@ -592,4 +813,5 @@ def export_run(
         "step": restored.step,
         "generator": written["generator"],
         "classifier": written.get("classifier"),
+        "max_batch_size": max_batch_size,
     }

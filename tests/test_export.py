@@ -222,6 +222,69 @@ print("ok")
 """
 
 
+_REFUSALS_SCRIPT = """
+import json
+import numpy as np, tensorflow as tf
+generator = tf.saved_model.load(GENERATOR)
+classifier = tf.saved_model.load(CLASSIFIER)
+limit = MAX_BATCH
+results = {}
+
+def attempt(case, signature, **inputs):
+    try:
+        out = signature(**{key: tf.constant(value) for key, value in inputs.items()})
+    except tf.errors.InvalidArgumentError as error:
+        results[case] = {"refused": "InvalidArgumentError", "message": error.message}
+    except Exception as error:  # anything else is a failure of the contract
+        results[case] = {"refused": type(error).__name__, "message": str(error)}
+    else:
+        results[case] = {"shapes": {key: list(value.shape) for key, value in out.items()},
+                         "finite": bool(all(np.isfinite(v.numpy()).all() for v in out.values()
+                                            if v.dtype.is_floating))}
+
+serve, sample = generator.signatures["serving_default"], generator.signatures["sample"]
+classify, classify_float = classifier.signatures["serving_default"], classifier.signatures["classify_float"]
+rng = np.random.default_rng(0)
+z = rng.random((limit, 100), dtype=np.float32)
+images = rng.integers(0, 256, (limit, 28, 28, 1), dtype=np.uint8)
+unit = rng.random((limit, 28, 28, 1), dtype=np.float32)
+unit[0, 0, 0, 0], unit[-1, -1, -1, -1] = 0.0, 1.0  # the range's endpoints are accepted
+seed = np.int64(7)
+
+# Valid requests at batch 1 and at the maximum.
+attempt("z/1", serve, z=z[:1])
+attempt("z/max", serve, z=z)
+attempt("sample/1", sample, seed=seed, num_samples=np.int32(1))
+attempt("sample/max", sample, seed=seed, num_samples=np.int32(limit))
+attempt("uint8/1", classify, images=images[:1])
+attempt("uint8/max", classify, images=images)
+attempt("float/1", classify_float, images=unit[:1])
+attempt("float/max", classify_float, images=unit)
+# Refusals.
+attempt("z/batch", serve, z=np.zeros((limit + 1, 100), np.float32))
+bad = z[:4].copy(); bad[2, 17] = np.nan; bad[3, 0] = np.inf
+attempt("z/nan", serve, z=bad)
+bad = z[:4].copy(); bad[1, 5] = -np.inf
+attempt("z/inf", serve, z=bad)
+attempt("sample/batch", sample, seed=seed, num_samples=np.int32(limit + 1))
+attempt("sample/negative", sample, seed=seed, num_samples=np.int32(-3))
+attempt("uint8/batch", classify, images=np.zeros((limit + 1, 28, 28, 1), np.uint8))
+attempt("float/batch", classify_float, images=np.zeros((limit + 1, 28, 28, 1), np.float32))
+bad = unit[:3].copy(); bad[1, 4, 5, 0] = np.nan
+attempt("float/nan", classify_float, images=bad)
+bad = unit[:3].copy(); bad[0, 0, 1, 0] = np.inf
+attempt("float/inf", classify_float, images=bad)
+bad = unit[:3].copy(); bad[2, 3, 3, 0] = 255.0; bad[0, 9, 9, 0] = -0.5
+attempt("float/range", classify_float, images=bad)
+bad = unit[:3].copy(); bad[1, 1, 1, 0] = 1.0 + 1e-6
+attempt("float/just_above", classify_float, images=bad)
+assert "improved_gan_tf" not in sys.modules
+with open("refusals.json", "w") as handle:
+    json.dump(results, handle)
+print("ok")
+"""
+
+
 @pytest.fixture(scope="module")
 def launched(export_base, references, tmp_path_factory):
     """Starts the out-of-process checks side by side as soon as the exports exist."""
@@ -230,9 +293,14 @@ def launched(export_base, references, tmp_path_factory):
     script = _FIDELITY_SCRIPT.replace(
         "GENERATOR", repr(str(export_base / "generator" / "1"))
     ).replace("CLASSIFIER", repr(str(export_base / "classifier" / "1")))
+    refusals = _REFUSALS_SCRIPT.replace(
+        "GENERATOR", repr(str(export_base / "generator" / "1"))
+    ).replace("CLASSIFIER", repr(str(export_base / "classifier" / "1"))).replace(
+        "MAX_BATCH", str(export.MAX_BATCH_SIZE))
     return {
         "workdir": workdir,
         "isolated": _isolated_python(script, cwd=workdir),
+        "refusals": _isolated_python(refusals, cwd=workdir),
         **{
             f"cli/{name}": _start([_saved_model_cli(), "show", "--all", "--dir", str(export_base / name / "1")])
             for name in ("generator", "classifier")
@@ -272,6 +340,45 @@ def test_every_signature_matches_keras_in_a_process_without_the_package(launched
     np.testing.assert_allclose(out["classifier/classify_float/p_real"], _p_real(float_logits), atol=TOLERANCE)
 
 
+def test_served_signatures_refuse_bad_input_in_a_process_without_the_package(launched):
+    result = launched["refusals"].result()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok" in result.stdout
+    got = json.loads((launched["workdir"] / "refusals.json").read_text())
+    limit = export.MAX_BATCH_SIZE
+    assert limit == 1024
+
+    # Batch 1 and the maximum batch are served, with finite outputs.
+    for case, key, shape in [
+        ("z", "images", [28, 28, 1]), ("sample", "images", [28, 28, 1]),
+        ("uint8", "logits", [10]), ("float", "logits", [10]),
+    ]:
+        for batch, size in (("1", 1), ("max", limit)):
+            served = got[f"{case}/{batch}"]
+            assert "refused" not in served, (case, batch, served)
+            assert served["shapes"][key] == [size, *shape] and served["finite"], served
+
+    expected = {
+        "z/batch": [f"z: batch size must be <= {limit}", "max_batch_size", f"Received: {limit + 1}"],
+        "z/nan": ["z must be finite: 2 of 400 values are NaN or infinite", "Received: nan at index [2 17]"],
+        "z/inf": ["z must be finite: 1 of 400 values", "Received: -inf at index [1 5]"],
+        "sample/batch": [f"num_samples must be <= {limit}", "max_batch_size", f"Received: {limit + 1}"],
+        "sample/negative": ["num_samples must be >= 0. Received: -3"],
+        "uint8/batch": [f"images: batch size must be <= {limit}", f"Received: {limit + 1}"],
+        "float/batch": [f"images: batch size must be <= {limit}", f"Received: {limit + 1}"],
+        "float/nan": ["images must be finite: 1 of 2352 values", "Received: nan at index [1 4 5 0]"],
+        "float/inf": ["images must be finite: 1 of 2352 values", "Received: inf at index [0 0 1 0]"],
+        "float/range": ["images must lie in [0, 1]", "pixels / 255",
+                        "Received: 2 of 2352 values outside, min -0.5, max 255"],
+        "float/just_above": ["images must lie in [0, 1]", "Received: 1 of 2352 values outside"],
+    }
+    for case, fragments in expected.items():
+        refusal = got[case]
+        assert refusal.get("refused") == "InvalidArgumentError", (case, refusal)
+        for fragment in fragments:
+            assert fragment in refusal["message"], (case, fragment, refusal["message"])
+
+
 def test_classifier_uses_polyak_averaged_weights(export_base, references):
     classifier = tf.saved_model.load(str(export_base / "classifier" / "1"))
     logits = classifier.signatures["serving_default"](
@@ -295,9 +402,9 @@ def test_signatures_refuse_wrong_dtype_and_shape(export_base):
         generator.signatures["serving_default"](z=tf.zeros([2, 99]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="float"):
         generator.signatures["serving_default"](z=tf.zeros([2, 100], tf.float64))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 1024"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 1024.*Received: 5000"):
         generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(5000))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 0"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 0. Received: -1"):
         generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(-1))
     empty = generator.signatures["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(0))
     assert empty["images"].shape == (0, 28, 28, 1)
@@ -460,6 +567,31 @@ def test_c_api_loader_serves_the_generator_like_python(c_loader, export_base, re
     assert "is not compatible with expected shape [?,100]" in result.stderr
 
 
+def test_c_api_loader_sees_the_refusals_as_invalid_argument(c_loader, export_base, references, tmp_path):
+    # The C++ SavedModel loader TF Serving uses, after its graph optimizations: the
+    # in-graph checks still refuse, with TF_Code 3 (INVALID_ARGUMENT).
+    model = export_base / "generator" / "1"
+    z = references["z"].copy()
+    z[3, 42] = np.nan
+    z.astype("<f4").tofile(tmp_path / "nan.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "nan.bin", *z.shape, tmp_path / "nan", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "run failed (TF_Code 3)" in result.stderr
+    assert "z must be finite: 1 of 700 values are NaN or infinite. Received: nan at index [3 42]" in result.stderr
+    assert not (tmp_path / "nan.images.f32").exists()
+
+    big = export.MAX_BATCH_SIZE + 1
+    np.zeros((big, LATENT_DIM), "<f4").tofile(tmp_path / "big.bin")
+    result = _run_c(c_loader, model, "serving_default", tmp_path / "big.bin", big, LATENT_DIM, tmp_path / "big", cwd=tmp_path)
+    assert result.returncode == 2 and "run failed (TF_Code 3)" in result.stderr
+    assert f"z: batch size must be <= {export.MAX_BATCH_SIZE}" in result.stderr
+    assert f"Received: {big}" in result.stderr
+
+    result = _run_c(c_loader, model, "sample", 1, big, tmp_path / "sample_big", cwd=tmp_path)
+    assert result.returncode == 2 and "run failed (TF_Code 3)" in result.stderr
+    assert f"num_samples must be <= {export.MAX_BATCH_SIZE}" in result.stderr
+
+
 # ----------------------------------------------------------------------------- VBN generator
 def test_vbn_generator_exports_frozen_reference_statistics(tmp_path):
     generator = architectures.imagenet128_generator(gf_dim=4, latent_dim=16, reference_batch_size=4)
@@ -514,6 +646,51 @@ def test_export_is_deterministic_and_refuses_to_overwrite(trained_gan, export_ba
         assert sorted(p.name for p in again.parent.iterdir()) == ["7"]  # no temporary left over
         mode = os.stat(again).st_mode & 0o777
         assert mode == 0o755, oct(mode)
+
+
+def test_max_batch_size_is_the_exports_own_and_is_written_down(trained_gan, tmp_path):
+    generator = export.export_generator(trained_gan, tmp_path / "generator" / "1", max_batch_size=4)
+    classifier = export.export_classifier(trained_gan, tmp_path / "classifier" / "1", dataset="mnist",
+                                          max_batch_size=4)
+    served_g = tf.saved_model.load(str(generator)).signatures
+    served_c = tf.saved_model.load(str(classifier)).signatures
+    assert served_g["serving_default"](z=tf.zeros([4, LATENT_DIM]))["images"].shape == (4, 28, 28, 1)
+    assert served_g["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(4))["images"].shape[0] == 4
+    assert served_c["serving_default"](images=tf.zeros([4, 28, 28, 1], tf.uint8))["logits"].shape == (4, 10)
+    assert served_c["classify_float"](images=tf.ones([4, 28, 28, 1]))["logits"].shape == (4, 10)
+    refused = "batch size must be <= 4 .*Received: 5"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z: " + refused):
+        served_g["serving_default"](z=tf.zeros([5, LATENT_DIM]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be <= 4 .*Received: 5"):
+        served_g["sample"](seed=tf.constant(1, tf.int64), num_samples=tf.constant(5))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: " + refused):
+        served_c["serving_default"](images=tf.zeros([5, 28, 28, 1], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: " + refused):
+        served_c["classify_float"](images=tf.zeros([5, 28, 28, 1]))
+    # A batch too large is refused before the range check reads its values.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: batch size"):
+        served_c["classify_float"](images=tf.fill([5, 28, 28, 1], np.nan))
+
+    described = json.loads((generator / export.SIGNATURES_FILENAME).read_text())
+    assert described["max_batch_size"] == 4 and described["latent_distribution"] == "uniform"
+    assert described["signatures"]["serving_default"]["inputs"]["z"] == {
+        "dtype": "float32", "shape": [-1, LATENT_DIM], "finite": True}
+    assert described["signatures"]["sample"]["inputs"]["num_samples"]["range"] == [0, 4]
+    assert {sig["max_batch_size"] for sig in described["signatures"].values()} == {4}
+    described = json.loads((classifier / export.SIGNATURES_FILENAME).read_text())
+    assert described["signatures"]["classify_float"]["inputs"]["images"] == {
+        "dtype": "float32", "shape": [-1, 28, 28, 1], "range": list(export.FLOAT_IMAGE_RANGE), "finite": True}
+    assert described["signatures"]["serving_default"]["inputs"]["images"]["range"] == [0, 255]
+    assert set(described["signatures"]) == set(served_c) and {sig["max_batch_size"] for sig in described["signatures"].values()} == {4}
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, None, "8"])
+def test_a_max_batch_size_that_is_not_a_positive_integer_is_refused(trained_gan, tmp_path, value):
+    with pytest.raises(ValueError, match=f"max_batch_size must be a positive integer. Received: {value!r}"):
+        export.export_generator(trained_gan, tmp_path / "generator" / "1", max_batch_size=value)
+    with pytest.raises(ValueError, match="max_batch_size must be a positive integer"):
+        export.export_classifier(trained_gan, tmp_path / "classifier" / "1", dataset="mnist", max_batch_size=value)
+    assert not (tmp_path / "generator").exists() and not (tmp_path / "classifier").exists()
 
 
 def test_export_dir_must_be_a_version_directory(trained_gan, tmp_path):
@@ -794,6 +971,23 @@ def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp
     assert export.export_run(workdir, base, version=2, overwrite=True)["version"] == 2
 
 
+def test_export_run_passes_max_batch_size_to_both_models(run_dir, tmp_path):
+    from improved_gan_tf.errors import UserInputError
+
+    workdir, _ = run_dir
+    result = export.export_run(workdir, tmp_path / "serving", max_batch_size=3)
+    assert result["max_batch_size"] == 3
+    for name in ("generator", "classifier"):
+        assert json.loads((result[name] / export.SIGNATURES_FILENAME).read_text())["max_batch_size"] == 3
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch size must be <= 3 .*Received: 4"):
+        tf.saved_model.load(str(result["classifier"])).signatures["serving_default"](
+            images=tf.zeros([4, 28, 28, 1], tf.uint8))
+    with pytest.raises(export.ExportOptionError, match="Received: 0") as error:
+        export.export_run(workdir, tmp_path / "other", max_batch_size=0)
+    assert isinstance(error.value, UserInputError)
+    assert not (tmp_path / "other").exists()
+
+
 def test_export_command_line(run_dir, tmp_path, capsys):
     from improved_gan_tf.cli import export as export_cli
 
@@ -802,6 +996,7 @@ def test_export_command_line(run_dir, tmp_path, capsys):
     export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["version"] == 7 and printed["generator"] == str(base / "generator" / "7")
+    assert printed["max_batch_size"] == export.MAX_BATCH_SIZE == export_cli.FLAGS["max_batch_size"].default
     assert (base / "classifier" / "7" / "saved_model.pb").exists()
     with pytest.raises(SystemExit) as exit_info:
         export_cli.run(["improved-gan export", "--workdir", str(workdir), "--output", str(base), "--version", "7"])

@@ -234,7 +234,8 @@ int main(int argc, char **argv) {
   TF_SessionRun(session, NULL, inputs, input_values, num_inputs, outputs, output_values, 2,
                 NULL, 0, NULL, status);
   if (TF_GetCode(status) != TF_OK) {
-    fprintf(stderr, "run failed: %s\n", TF_Message(status));
+    /* TF_Code 3 is INVALID_ARGUMENT, what TF Serving answers for a refused request. */
+    fprintf(stderr, "run failed (TF_Code %d): %s\n", (int)TF_GetCode(status), TF_Message(status));
     return 2;
   }
   for (int i = 0; i < 2; ++i) {

@@ -1,10 +1,13 @@
 """`improved-gan export`: a run's generator (and classifier) as TF Serving SavedModels.
 
     improved-gan export --workdir RUN --output EXPORT_BASE [--version N] [--overwrite]
+        [--max_batch_size 1024]
 
 writes EXPORT_BASE/generator/<version>/ and, for a semi-supervised run,
 EXPORT_BASE/classifier/<version>/ (the signatures: `improved_gan_tf.export`), both or
-neither; then prints one JSON line: {"version", "step", "generator", "classifier"}.
+neither; then prints one JSON line: {"version", "step", "generator", "classifier",
+"max_batch_size"}. Every served signature refuses a batch above --max_batch_size
+(and non-finite or out-of-range inputs) with INVALID_ARGUMENT.
 The version defaults to the next free one of either model; an existing version is
 refused unless --overwrite. A missing run directory or checkpoint, an existing
 version or a bad model name is a user error: one line on stderr, exit status 2.
@@ -41,6 +44,10 @@ _GENERATOR_NAME = flags.DEFINE_string(
 _CLASSIFIER_NAME = flags.DEFINE_string(
     "classifier_name", "classifier", "Model name (directory under --output) of the "
     "classifier.", flag_values=FLAGS)
+_MAX_BATCH_SIZE = flags.DEFINE_integer(
+    "max_batch_size", 1024, "Largest batch (and `sample` num_samples) every served signature "
+    "accepts; larger requests are refused with INVALID_ARGUMENT "
+    "(improved_gan_tf.export.MAX_BATCH_SIZE).", lower_bound=1, flag_values=FLAGS)
 flags.mark_flags_as_required(["workdir", "output"], flag_values=FLAGS)
 
 
@@ -52,7 +59,7 @@ def main(argv: list[str]) -> None:
     result = export.export_run(
         _WORKDIR.value, _OUTPUT.value, version=_VERSION.value, overwrite=_OVERWRITE.value,
         checkpoint=_CHECKPOINT.value, generator_name=_GENERATOR_NAME.value,
-        classifier_name=_CLASSIFIER_NAME.value,
+        classifier_name=_CLASSIFIER_NAME.value, max_batch_size=_MAX_BATCH_SIZE.value,
     )
     print(json.dumps({key: str(value) if isinstance(value, pathlib.Path) else value
                       for key, value in result.items()}))

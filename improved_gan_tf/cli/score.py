@@ -9,8 +9,11 @@ Inception score and FID, goodfellow2014 MNIST runs also the Parzen log-likelihoo
 figures go into the run's report.json ("scores") and report.md ("## Scores") and are
 printed. See `improved_gan_tf.evaluation.scoring` for what is computed, and how.
 
-A missing run directory, checkpoint, classifier or Inception weights file prints one
-line on stderr and exits with status 2.
+A missing run directory, checkpoint, classifier or Inception weights file, and counts
+that make no sense (a --batch_size, --splits or --num_samples below 1, or fewer than 2
+samples per split: 5 samples in 10 splits is refused, not scored as "1.000 ± 0.000")
+print one line on stderr and exit with status 2. Samples are generated and scored
+--batch_size at a time: memory does not grow with --num_samples.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ What `score_run` does:
      logspace(-1, 0, 10) chosen on training images 50,000-50,999, mean over the 10,000
      test images and its standard error), next to the paper's 225 +- 2. Read
      `improved_gan_tf.evaluation.parzen`'s docstring for the estimator's weaknesses.
+   MNIST-like samples are scored batch by batch as they are generated too (the
+   running split scores and float64 feature sums; only the first `parzen_samples`
+   are kept, for Parzen), so memory does not grow with `num_samples`.
    Each of these scores carries its metric card (`"card"`: the network or classifier
    file and its SHA-256, splits, shuffle, number of samples, the reference set, its
    size and the hash of its statistics, small-sample warnings).
@@ -115,8 +118,33 @@ def _progress(iterable, total: int, label: str, progress: Progress | None,
         yield batch
 
 
-def _splits(n: int, splits: int) -> int:
-    return max(1, min(int(splits), int(n)))
+def _positive_int(name: str, value, *, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ScoringError(f"{name} must be a positive integer. Received: {value!r}")
+    return int(value)
+
+
+def _check_counts(num_samples, batch_size, splits, parzen_samples, reference_examples):
+    """Refuses counts that make no sense, before anything is restored or generated.
+
+    A score of N samples in `splits` splits needs N >= 2 * splits (a split of one
+    sample always scores 1; the old behaviour of quietly lowering `splits` to N
+    reported 5 samples in 10 splits as "1.000 +- 0.000").
+    """
+    num_samples = _positive_int("num_samples", num_samples)
+    batch_size = _positive_int("batch_size", batch_size, allow_none=True)
+    splits = _positive_int("splits", splits)
+    _positive_int("parzen_samples", parzen_samples)
+    reference_examples = _positive_int("reference_examples", reference_examples, allow_none=True)
+    for name, count in (("num_samples", num_samples), ("reference_examples", reference_examples)):
+        if count is not None and count < 2 * splits:
+            raise ScoringError(
+                f"{name}={count} is too few for splits={splits}: each split needs at least 2 "
+                f"samples ({name} >= {2 * splits}); lower --splits or raise --{name}"
+            )
+    return num_samples, batch_size, splits
 
 
 def load_or_train_classifier(dataset: str, data_dir=None, classifier_path=None, cache_dir=None,
@@ -197,7 +225,8 @@ def score_run(
         the scorers' forward-pass batch size.
       data_dir: the dataset directory (default: the run's `config.data.dir`).
       seed: first word of the latents' stateless seed.
-      splits: splits of the classifier / Inception score (fewer if fewer samples).
+      splits: splits of the classifier / Inception score; `num_samples` and the
+        reference set need at least 2 per split.
       parzen: "auto" (goodfellow2014 MNIST runs), "yes" (any MNIST run) or "no".
       parzen_samples: samples used for the Parzen estimate (the paper: 10,000).
       reference_examples: use only the first test images as the reference (and as the
@@ -211,7 +240,10 @@ def score_run(
 
     Raises:
       ScoringError: `parzen` not one of "auto"/"yes"/"no", or "yes" on a non-MNIST run,
-        or a dataset without a scorer.
+        or a dataset without a scorer; `num_samples`, `batch_size`, `splits`,
+        `parzen_samples` or `reference_examples` not a positive integer, or fewer
+        samples (or reference images) than 2 per split. Checked before anything
+        is restored or generated; nothing is replaced by a value that fits.
       NotARunDirectoryError, NoCheckpointError, NoClassifierError, MissingWeightsError:
         a missing input (all `FileNotFoundError`s).
     """
@@ -219,6 +251,8 @@ def score_run(
     from improved_gan_tf.training.checkpoints import restore_run
 
     started = time.time()
+    num_samples, batch_size, splits = _check_counts(
+        num_samples, batch_size, splits, parzen_samples, reference_examples)
     run = RunDir(workdir)
     if parzen not in PARZEN_CHOICES:
         raise ScoringError(f"parzen must be one of {PARZEN_CHOICES}; got {parzen!r}")
@@ -233,7 +267,6 @@ def score_run(
         )
     data_dir = str(data_dir or config.data.dir or "") or None
     batch_size = int(batch_size or config.train.batch_size)
-    num_samples = int(num_samples)
     scores = {
         "dataset": dataset,
         "checkpoint": restored.checkpoint,
@@ -251,6 +284,11 @@ def score_run(
 
     test_x, test_y = data_lib.load_arrays(dataset, "test", data_dir)
     test_x, test_y = np.asarray(test_x)[:reference_examples], np.asarray(test_y)[:reference_examples]
+    if len(test_x) < 2 * splits:
+        raise ScoringError(
+            f"the {dataset} test split has {len(test_x)} images, too few for splits={splits} "
+            f"(at least {2 * splits})"
+        )
     scores["reference_examples"] = int(len(test_x))
     use_parzen = (dataset == "mnist") and (
         parzen == "yes" or (parzen == "auto" and config.model.architecture == "goodfellow2014")
@@ -258,39 +296,50 @@ def score_run(
 
     if dataset in CLASSIFIER_DATASETS:
         from improved_gan_tf.evaluation import dataset_classifier as dc
-        from improved_gan_tf.evaluation.metrics import fid_from_activations
+        from improved_gan_tf.evaluation.metrics import RunningInceptionScore
+        from improved_gan_tf.evaluation.metrics import RunningStatistics
+        from improved_gan_tf.evaluation.metrics import activation_statistics
+        from improved_gan_tf.evaluation.metrics import frechet_distance
 
         net, net_info = load_or_train_classifier(
             dataset, data_dir, classifier, classifier_cache_dir, verbose=verbose, progress=progress
         )
-        generated = np.concatenate(list(samples()))  # MNIST-size: 50,000 x 784 float32
-        probs, feats = dc.classifier_predict(net, generated, batch_size=batch_size)
+        # Generated and scored batch by batch: one batch of images is alive at a time;
+        # what is kept is the running score of the current split, the float64 feature
+        # sums and, for Parzen, its first `parzen_samples` samples.
+        running, statistics = RunningInceptionScore(num_samples, splits), RunningStatistics()
+        kept, kept_count = [], 0
+        for batch in samples():
+            probs, feats = dc.classifier_predict(net, batch, batch_size=batch_size)
+            running.update(probs)
+            statistics.update(feats)
+            if use_parzen and kept_count < parzen_samples:
+                kept.append(batch[: parzen_samples - kept_count])
+                kept_count += len(kept[-1])
         real_probs, real_feats = dc.classifier_predict(net, test_x, batch_size=batch_size)
         scores["classifier"] = {
             **net_info,
-            "classifier_score": list(dc.classifier_score(probs, _splits(len(probs), splits))),
-            "classifier_fd": fid_from_activations(feats, real_feats),
-            "real_test_classifier_score": list(
-                dc.classifier_score(real_probs, _splits(len(real_probs), splits))
-            ),
+            "classifier_score": list(running.result()),
+            "classifier_fd": float(frechet_distance(
+                *statistics.result(), *activation_statistics(real_feats))),
+            "real_test_classifier_score": list(dc.classifier_score(real_probs, splits)),
             "real_test_accuracy": float(np.mean(np.argmax(real_probs, 1) == test_y)),
             "card": _classifier_run_card(
-                net, net_info["path"], _splits(len(probs), splits), len(probs),
-                f"{dataset} test", real_feats,
+                net, net_info["path"], splits, statistics.count, f"{dataset} test", real_feats,
             ),
         }
         if use_parzen:
-            scores["parzen"] = _parzen(generated[:parzen_samples], data_dir, reference_examples, progress)
+            scores["parzen"] = _parzen(np.concatenate(kept), data_dir, reference_examples, progress)
     else:
         from improved_gan_tf.evaluation.inception import InceptionScorer
 
         scorer = InceptionScorer(
             inception_weights or "imagenet", batch_size=min(batch_size, 50), verbose=verbose
         )
-        reference = scorer.score(test_x, splits=_splits(len(test_x), splits))
+        reference = scorer.score(test_x, splits=splits)
         # A small-sample FID warns, and its card keeps the message (card["warnings"]).
         result = scorer.score(
-            samples(), splits=_splits(num_samples, splits),
+            samples(), splits=splits,
             reference=(reference["mu"], reference["sigma"]), num_images=num_samples,
             reference_name=f"{dataset} test", reference_num_examples=int(len(test_x)),
         )

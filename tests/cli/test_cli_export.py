@@ -32,12 +32,18 @@ def run_dir(tmp_path_factory):
 
 
 def test_export_prints_its_json_line_then_refuses_the_same_version(improved_gan, run_dir, tmp_path):
-    result = improved_gan("export", "--workdir", run_dir, "--output", "serving", "--version", "3")
+    result = improved_gan("export", "--workdir", run_dir, "--output", "serving", "--version", "3",
+                          "--max_batch_size", "16")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed == {"version": 3, "step": 2,
                        "generator": str(tmp_path / "serving" / "generator" / "3"),
-                       "classifier": str(tmp_path / "serving" / "classifier" / "3")}
+                       "classifier": str(tmp_path / "serving" / "classifier" / "3"),
+                       "max_batch_size": 16}
+    for name in ("generator", "classifier"):
+        described = json.loads(
+            (tmp_path / "serving" / name / "3" / "assets.extra" / "signatures.json").read_text())
+        assert described["max_batch_size"] == 16
     assert (tmp_path / "serving" / "classifier" / "3" / "saved_model.pb").is_file()
     improved_gan("export", "--workdir", run_dir, "--output", "serving", "--version", "3",
                  ).assert_one_line_user_error(PROGRAM, "already exist", "--overwrite")
@@ -53,8 +59,12 @@ def test_export_prints_its_json_line_then_refuses_the_same_version(improved_gan,
     (["--workdir", "{run}", "--output", "serving", "--generator_name", "../outside"],
      ["'../outside'", "one directory name"]),
     (["--workdir", "{run}", "--output", "serving", "--version", "0"], ["--version=0"]),
+    (["--workdir", "{run}", "--output", "serving", "--max_batch_size", "0"], ["--max_batch_size=0"]),
+    (["--workdir", "{run}", "--output", "serving", "--max_batch_size", "many"],
+     ["--max_batch_size", "many"]),
 ], ids=["no output", "no workdir", "missing run directory", "not a run directory",
-        "missing checkpoint", "model name outside --output", "version 0"])
+        "missing checkpoint", "model name outside --output", "version 0", "max_batch_size 0",
+        "max_batch_size not a number"])
 def test_an_export_mistake_is_one_line_and_writes_nothing(improved_gan, run_dir, tmp_path, args, fragments):
     names = {"run": run_dir, "tmp": tmp_path}
     args = [arg.format(**names) for arg in args]

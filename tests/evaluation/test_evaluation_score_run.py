@@ -252,9 +252,9 @@ def test_cifar_run_without_inception_weights_is_a_clear_error(cifar_run, tmp_pat
 
     with pytest.raises(MissingWeightsError, match="missing.h5"):
         score_lib.score_run(cifar_run, num_samples=10, inception_weights=tmp_path / "missing.h5",
-                            reference_examples=10, verbose=0)
+                            reference_examples=10, splits=2, verbose=0)
     result = score_command("--workdir", str(cifar_run), "--num_samples", "10", "--quiet",
-                           "--inception_weights", str(tmp_path / "missing.h5"))
+                           "--splits", "2", "--inception_weights", str(tmp_path / "missing.h5"))
     assert result.returncode == 2, result.stderr[-3000:]
     assert "missing.h5" in one_error_line(result.stderr)
 
@@ -310,3 +310,117 @@ def test_score_help_names_every_flag():
                  "data_dir", "seed", "splits", "parzen", "parzen_samples",
                  "reference_examples", "quiet", "verbose"):
         assert f"--{flag}" in result.stdout or f"--[no]{flag}" in result.stdout, flag
+
+
+# ---------------------------------------------------------------- bounded and strict
+
+_COUNTING_SCORE = """
+import json, sys
+from improved_gan_tf import sampling
+from improved_gan_tf.evaluation import dataset_classifier
+calls = {"generator": [], "classifier": []}
+generate, predict = sampling.generate_samples, dataset_classifier.classifier_predict
+
+def counting_generate(model, latents, *args, **kwargs):
+    calls["generator"].append(int(latents.shape[0]))
+    return generate(model, latents, *args, **kwargs)
+
+def counting_predict(classifier, images, *args, **kwargs):
+    calls["classifier"].append(int(len(images)))
+    return predict(classifier, images, *args, **kwargs)
+
+sampling.generate_samples = counting_generate
+dataset_classifier.classifier_predict = counting_predict
+from improved_gan_tf.cli import score
+try:
+    score.run(["improved-gan score", *sys.argv[2:]])
+finally:
+    with open(sys.argv[1], "w") as handle:
+        json.dump(calls, handle)
+"""
+
+
+def test_score_command_generates_and_scores_batch_by_batch(run_dir, classifier_path, tmp_path):
+    # `improved-gan score` (the CLI path) with the generator and the classifier counted:
+    # no call ever holds more than --batch_size generated images, so the samples alive
+    # at once do not grow with --num_samples (before, all were concatenated and the
+    # classifier ran once on all of them).
+    calls_file = tmp_path / "calls.json"
+    num_samples, batch_size = 130, 20
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNTING_SCORE, str(calls_file), "--workdir", str(run_dir),
+         "--num_samples", str(num_samples), "--batch_size", str(batch_size), "--splits", "5",
+         "--classifier", str(classifier_path), "--reference_examples", "40", "--parzen", "no",
+         "--quiet"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    calls = json.loads(calls_file.read_text())
+    assert calls["generator"] == [20] * 6 + [10]
+    generated, reference = calls["classifier"][:-1], calls["classifier"][-1:]
+    assert generated == [20] * 6 + [10] and reference == [40]
+    scores = json.loads((run_dir / "report.json").read_text())["scores"]
+    assert scores["num_samples"] == num_samples and scores["classifier"]["card"]["splits"] == 5
+
+
+def test_streamed_classifier_scores_equal_the_whole_array_computation(run_dir, classifier_path, mnist_dir):
+    from improved_gan_tf.evaluation import fid_from_activations
+
+    scores = score_lib.score_run(
+        run_dir, num_samples=NUM_SAMPLES, classifier=classifier_path, batch_size=50, splits=4,
+        parzen="no", reference_examples=REFERENCE, write_report=False, verbose=0,
+    )
+    samples = direct_samples(run_dir)
+    classifier = load_dataset_classifier(classifier_path)
+    probs, feats = classifier_predict(classifier, samples, value_range=(0, 1))
+    test_x, _ = load_dataset_split("mnist", mnist_dir, "test")
+    _, real_feats = classifier_predict(classifier, test_x[:REFERENCE])
+    np.testing.assert_allclose(scores["classifier"]["classifier_score"], classifier_score(probs, 4), rtol=1e-5)
+    assert scores["classifier"]["classifier_fd"] == pytest.approx(fid_from_activations(feats, real_feats), rel=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"num_samples": 5, "splits": 10}, "num_samples=5 is too few for splits=10"),
+    ({"num_samples": 19, "splits": 10}, "num_samples=19 is too few for splits=10"),
+    ({"num_samples": 100, "reference_examples": 7}, "reference_examples=7 is too few for splits=10"),
+    ({"num_samples": 0}, "num_samples must be a positive integer. Received: 0"),
+    ({"num_samples": 2.5}, "num_samples must be a positive integer. Received: 2.5"),
+    ({"batch_size": 0}, "batch_size must be a positive integer. Received: 0"),
+    ({"batch_size": -8}, "batch_size must be a positive integer. Received: -8"),
+    ({"splits": 0}, "splits must be a positive integer. Received: 0"),
+    ({"splits": True}, "splits must be a positive integer. Received: True"),
+    ({"parzen_samples": 0}, "parzen_samples must be a positive integer. Received: 0"),
+    ({"reference_examples": 0}, "reference_examples must be a positive integer. Received: 0"),
+])
+def test_score_run_refuses_counts_that_make_no_sense(run_dir, classifier_path, kwargs, fragment):
+    before = (run_dir / "report.json").read_bytes()
+    with pytest.raises(score_lib.ScoringError) as error:
+        score_lib.score_run(run_dir, classifier=classifier_path, verbose=0, **kwargs)
+    assert fragment in str(error.value)
+    assert (run_dir / "report.json").read_bytes() == before
+
+
+def test_a_reference_set_too_small_for_the_splits_is_refused(run_dir, classifier_path, mnist_dir):
+    # The real test split's own score needs 2 images per split as well.
+    with pytest.raises(score_lib.ScoringError, match="reference_examples=30 is too few for splits=20"):
+        score_lib.score_run(run_dir, num_samples=40, splits=20, reference_examples=30,
+                            classifier=classifier_path, verbose=0)
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--num_samples", "5", "--splits", "10"], ["num_samples=5 is too few for splits=10"]),
+    (["--batch_size", "0"], ["--batch_size=0"]),
+    (["--splits", "0"], ["--splits=0"]),
+    (["--num_samples", "0"], ["--num_samples=0"]),
+    (["--num_samples", "-3"], ["--num_samples=-3"]),
+], ids=["5 samples in 10 splits", "batch size 0", "splits 0", "num_samples 0", "num_samples negative"])
+def test_score_command_refuses_nonsense_counts_in_one_line_with_status_2(run_dir, classifier_path, flags, fragments):
+    before = (run_dir / "report.json").read_bytes()
+    result = score_command("--workdir", str(run_dir), "--classifier", str(classifier_path), "--quiet", *flags)
+    assert result.returncode == 2, result.stderr[-3000:]
+    line = one_error_line(result.stderr)
+    for fragment in fragments:
+        assert fragment in line, line
+    assert "1.000 ± 0.000" not in result.stdout and not result.stdout.strip()
+    assert (run_dir / "report.json").read_bytes() == before
