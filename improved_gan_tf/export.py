@@ -102,6 +102,9 @@ from improved_gan_tf.export_dirs import check_model_name
 from improved_gan_tf.export_dirs import next_version as _next_version
 from improved_gan_tf.export_dirs import write_versions
 from improved_gan_tf.registry import LATENT_DISTRIBUTIONS
+# The run's checkpoint cannot be read back (truncated or corrupt files): raised by
+# `training.restore_run`, which checks it with `training.verify_checkpoint`.
+from improved_gan_tf.training.checkpoints import UnreadableCheckpointError as CheckpointError
 
 __all__ = [
     "CLASSIFIER_MODEL_NAME",
@@ -140,11 +143,6 @@ _OUTPUT_RANGES = registry.PREPROCESSES
 
 class RunDirectoryError(UserInputError, FileNotFoundError):
     """The run directory is missing, or holds no config.json or no (such) checkpoint."""
-
-
-# The run's checkpoint cannot be read back (truncated or corrupt files): raised by
-# `training.restore_run`, which checks it with `training.verify_checkpoint`.
-from improved_gan_tf.training.checkpoints import UnreadableCheckpointError as CheckpointError  # noqa: E402
 
 
 class ExportOptionError(UserInputError, ValueError):
