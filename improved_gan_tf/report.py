@@ -349,7 +349,7 @@ def render_scores_md(scores: dict) -> str:
     return "\n".join(lines)
 
 
-def _percent(rate, ci=None) -> str:
+def format_rate(rate, ci=None) -> str:
     """`21.3% [15.0, 28.1]` of a rate and its interval (`-` for no rate)."""
     if rate is None:
         return "-"
@@ -400,11 +400,11 @@ def render_human_evaluation_md(studies: dict, workdir=None) -> str:
             f"- {study['judgments']} judgments by {answered} of {len(study['evaluators'])} "
             f"evaluators; computed {study['computed_at']} ({bootstrap.get('replicates')} "
             f"bootstrap replicates, seed {bootstrap.get('seed')})",
-            f"- **error rate: {_percent(study['error_rate'], study['error_rate_ci95'])}** (95% CI)",
+            f"- **error rate: {format_rate(study['error_rate'], study['error_rate_ci95'])}** (95% CI)",
             f"- real images judged generated: "
-            f"{_percent(study['error_rate_real'], study['error_rate_real_ci95'])}",
+            f"{format_rate(study['error_rate_real'], study['error_rate_real_ci95'])}",
             f"- generated images judged real: "
-            f"{_percent(study['error_rate_generated'], study['error_rate_generated_ci95'])}",
+            f"{format_rate(study['error_rate_generated'], study['error_rate_generated_ci95'])}",
             "", "| evaluator | judgments | error rate (95% CI) | real | generated | completed "
             "| median response |", "|---|---|---|---|---|---|---|",
         ]
@@ -412,8 +412,8 @@ def render_human_evaluation_md(studies: dict, workdir=None) -> str:
             ms = row.get("median_response_ms")
             lines.append(
                 f"| {row['evaluator']} | {row['judgments']} | "
-                f"{_percent(row['error_rate'], row['error_rate_ci95'])} | "
-                f"{_percent(row['error_rate_real'])} | {_percent(row['error_rate_generated'])} | "
+                f"{format_rate(row['error_rate'], row['error_rate_ci95'])} | "
+                f"{format_rate(row['error_rate_real'])} | {format_rate(row['error_rate_generated'])} | "
                 f"{'yes' if row.get('completed') else 'no'} | "
                 f"{'-' if ms is None else f'{ms:.0f} ms'} |"
             )

@@ -8,8 +8,8 @@ recorded PID is still alive. A second process (or a second `RunLock` in the same
 process) that tries the same directory gets `RunDirectoryBusyError`, which names the
 holder's PID, at once instead of waiting.
 
-The file normally stays; its contents are only a note for the error message. A holder
-that removes it (`release(remove=True)`) does so while still holding the lock, and
+Its contents are only a note for the error message. `train` removes the file when it
+ends (a killed run leaves it, unlocked and harmless). A holder that removes it (`release(remove=True)`) does so while still holding the lock, and
 `acquire` checks, once it holds a lock, that the file it locked is still the one at
 `DIR/.lock`, so two processes never hold two different lock files of one directory. `flock` works on local file systems and on NFS (Linux emulates it with POSIX
 locks there).

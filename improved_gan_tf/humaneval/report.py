@@ -13,6 +13,7 @@ from improved_gan_tf.grids import save_png
 from improved_gan_tf.humaneval import stats
 from improved_gan_tf.humaneval.store import Store
 from improved_gan_tf.humaneval.study import decode_png
+from improved_gan_tf.report import format_rate
 from improved_gan_tf.rundir import RunDir
 
 
@@ -64,15 +65,6 @@ def _json_safe(value):
     return value
 
 
-def _percent(rate, ci=None) -> str:
-    if rate is None:
-        return "-"
-    text = f"{100 * rate:.1f}%"
-    if ci and ci[0] is not None:
-        text += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-    return text
-
-
 def render_text(report: dict) -> str:
     meta = report["study"]
     source = meta["source"]
@@ -85,10 +77,10 @@ def render_text(report: dict) -> str:
         f" of {len(report['evaluators'])} evaluators.",
         "",
         "error rate (95% CI, bootstrap over evaluators and images; 50% = indistinguishable)",
-        f"  overall    {_percent(report['error_rate'], report['error_rate_ci95'])}",
-        f"  real       {_percent(report['error_rate_real'], report['error_rate_real_ci95'])}"
+        f"  overall    {format_rate(report['error_rate'], report['error_rate_ci95'])}",
+        f"  real       {format_rate(report['error_rate_real'], report['error_rate_real_ci95'])}"
         "  (real judged generated)",
-        f"  generated  {_percent(report['error_rate_generated'], report['error_rate_generated_ci95'])}"
+        f"  generated  {format_rate(report['error_rate_generated'], report['error_rate_generated_ci95'])}"
         "  (generated judged real)",
         "",
         "evaluator  judgments  error rate (95% CI)      real     generated  median ms",
@@ -97,8 +89,8 @@ def render_text(report: dict) -> str:
         ms = "-" if row["median_response_ms"] is None else f"{row['median_response_ms']:.0f}"
         lines.append(
             f"{row['evaluator']:<10} {row['judgments']:>9}  "
-            f"{_percent(row['error_rate'], row['error_rate_ci95']):<23}  "
-            f"{_percent(row['error_rate_real']):>7}  {_percent(row['error_rate_generated']):>9}  {ms:>9}"
+            f"{format_rate(row['error_rate'], row['error_rate_ci95']):<23}  "
+            f"{format_rate(row['error_rate_real']):>7}  {format_rate(row['error_rate_generated']):>9}  {ms:>9}"
         )
     if report["most_taken_for_real"]:
         lines += ["", "generated images most often taken for real:"]

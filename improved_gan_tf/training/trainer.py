@@ -347,11 +347,13 @@ class Trainer:
             shutil.rmtree(self.run.own_checkpoints, ignore_errors=True)
 
     def close(self):
-        """`cleanup`, then releases the run directory's lock (`train` calls it)."""
+        """`cleanup`, then releases the run directory's lock and removes its file
+        (`train` calls it), so that a start that ends, or is refused, leaves the run
+        directory as it found it."""
         try:
             self.cleanup()
         finally:
-            self.lock.release()
+            self.lock.release(remove=True)
 
     def __enter__(self):
         return self
