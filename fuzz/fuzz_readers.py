@@ -163,6 +163,23 @@ def _check_images_labels(images: np.ndarray, labels: np.ndarray) -> None:
     assert labels.size == 0 or (labels.min() >= 0 and labels.max() <= 9), labels
 
 
+def _image_file_input(path, reader, outcomes):
+    """The fuzz target of an image-file reader: each input is written to `path` and read
+    back; a loaded array is checked, a `DataFileError` counted as refused."""
+
+    def one_input(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            images, labels = reader(path)
+        except DataFileError:
+            outcomes.add(False)
+            return
+        _check_images_labels(images, labels)
+        outcomes.add(True)
+
+    return one_input
+
+
 def _make_target(target: str, workdir: pathlib.Path, outcomes: _Outcomes):
     if target == "idx":
         raw_path = workdir / "fuzz-idx-ubyte"
@@ -192,17 +209,7 @@ def _make_target(target: str, workdir: pathlib.Path, outcomes: _Outcomes):
     if target == "cifar10_bin":
         path = workdir / "fuzz_batch.bin"
 
-        def one_input(data: bytes) -> None:
-            path.write_bytes(data)
-            try:
-                images, labels = data_files.read_cifar10_bin(path)
-            except DataFileError:
-                outcomes.add(False)
-                return
-            _check_images_labels(images, labels)
-            outcomes.add(True)
-
-        return one_input
+        return _image_file_input(path, data_files.read_cifar10_bin, outcomes)
     if target in ("svhn_mat", "svhn_npz"):
         path = workdir / ("fuzz_32x32.mat" if target == "svhn_mat" else "fuzz_32x32.npz")
         with atheris.instrument_imports(include=["scipy.io", "numpy.lib", "zipfile"]):
@@ -210,17 +217,7 @@ def _make_target(target: str, workdir: pathlib.Path, outcomes: _Outcomes):
             import scipy.io  # noqa: F401
         reader = data_files.read_svhn_mat if target == "svhn_mat" else data_files.read_svhn_npz
 
-        def one_input(data: bytes) -> None:
-            path.write_bytes(data)
-            try:
-                images, labels = reader(path)
-            except DataFileError:
-                outcomes.add(False)
-                return
-            _check_images_labels(images, labels)
-            outcomes.add(True)
-
-        return one_input
+        return _image_file_input(path, reader, outcomes)
     if target == "graph_def":
         with atheris.instrument_imports(include=["improved_gan_tf"]):
             from improved_gan_tf.evaluation import inception_networks
