@@ -30,6 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_throughput  # noqa: E402  (sibling benchmark script: the thread settings)
+
 
 def _peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux.
@@ -50,8 +53,13 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=500, help="images per generated batch")
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--fid_method", default="eigh", choices=("eigh", "sqrtm"))
+    parser.add_argument("--threads", type=int, default=2, help="TF intra- and inter-op threads (0: TF default)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    train_throughput.configure_threads(args.threads)
 
     from improved_gan_tf.evaluation import InceptionScorer
 
@@ -85,7 +93,9 @@ def main(argv=None):
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "inception_score": result["inception_score"],
         "fid": result.get("fid"),
-        "threads": os.cpu_count(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpu_count": os.cpu_count(),
     }
     if args.json:
         with open(args.json, "w") as f:
