@@ -20,9 +20,9 @@ Models (`--model`):
 
 The peer needs PyTorch, a benchmark-only dependency (never a package dependency):
 
-    python3 -m venv /work/venv-torch && /work/venv-torch/bin/pip install torch==2.13.0
-    python benchmarks/compare_with_peer.py --peer_python /work/venv-torch/bin/python --rounds 10
-    python benchmarks/compare_with_peer.py --model cifar10_fm --peer_python /work/venv-torch/bin/python
+    python3 -m venv ../venv-torch && ../venv-torch/bin/pip install torch==2.13.0
+    python benchmarks/compare_with_peer.py --peer_python ../venv-torch/bin/python --rounds 10
+    python benchmarks/compare_with_peer.py --model cifar10_fm --peer_python ../venv-torch/bin/python
 
 Last line: `compare_with_peer: ours_steps_per_s=... peer_eager_steps_per_s=... ratio_eager=...`
 """
