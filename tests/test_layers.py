@@ -60,6 +60,58 @@ def test_weight_norm_dense_matches_formula():
     np.testing.assert_allclose(np.linalg.norm(layer.normalized_kernel().numpy(), axis=0), g, rtol=1e-5)
 
 
+def _np_numerical_gradient(f, arrays, index, step=1e-6):
+    """Central differences of the scalar f(*arrays) with respect to arrays[index]."""
+    gradient = np.zeros_like(arrays[index])
+    for position in np.ndindex(arrays[index].shape):
+        up = [a.copy() for a in arrays]
+        down = [a.copy() for a in arrays]
+        up[index][position] += step
+        down[index][position] -= step
+        gradient[position] = (f(*up) - f(*down)) / (2 * step)
+    return gradient
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_weight_norm_dense_gradients_match_numerical_differentiation(activation):
+    # The Dense path has a hand-written gradient (weight_normalized_matmul); every
+    # input's gradient is checked against finite differences of the numpy formula,
+    # with a column of v near zero, where epsilon dominates the norm.
+    layer = WeightNormalization(keras.layers.Dense(4, activation=activation, dtype="float64"),
+                                data_init=False, dtype="float64")
+    x = RNG.normal(size=(6, 5))
+    layer(x)
+    v = RNG.normal(size=(5, 4))
+    v[:, 2] *= 1e-4
+    g, b = RNG.uniform(0.5, 2, size=4), RNG.normal(size=4)
+    for variable, value in ((layer.layer.kernel, v), (layer.g, g), (layer.layer.bias, b)):
+        variable.assign(value)
+    dy = RNG.normal(size=(6, 4))
+
+    def np_loss(x, v, g, b):
+        z = x @ np_weight_norm(v, g, (0,)) + b
+        return np.sum(dy * (np.maximum(z, 0) if activation == "relu" else z))
+
+    x_tensor = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x_tensor)
+        loss = tf.reduce_sum(dy * layer(x_tensor))
+    gradients = tape.gradient(loss, [x_tensor, layer.layer.kernel, layer.g, layer.layer.bias])
+    np.testing.assert_allclose(loss.numpy(), np_loss(x, v, g, b), rtol=1e-12)
+    for index, gradient in enumerate(gradients):
+        expected = _np_numerical_gradient(np_loss, [x, v, g, b], index)
+        np.testing.assert_allclose(gradient.numpy(), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_weight_norm_dense_on_sequences_matches_formula():
+    # Inputs of rank 3 take the normalized-kernel path.
+    layer = WeightNormalization(keras.layers.Dense(3), data_init=False)
+    x = RNG.normal(size=(2, 4, 5)).astype("float32")
+    layer(x)
+    v, g, b = (w.numpy() for w in (layer.layer.kernel, layer.g, layer.layer.bias))
+    np.testing.assert_allclose(layer(x).numpy(), x @ np_weight_norm(v, g, (0,)) + b, rtol=1e-5, atol=1e-6)
+
+
 def test_weight_norm_conv2d_matches_formula():
     layer = WeightNormalization(keras.layers.Conv2D(4, 3, padding="valid"), data_init=False)
     x = RNG.normal(size=(2, 6, 5, 3)).astype("float32")
