@@ -74,9 +74,8 @@ def _np_numerical_gradient(f, arrays, index, step=1e-6):
 
 @pytest.mark.parametrize("activation", [None, "relu"])
 def test_weight_norm_dense_gradients_match_numerical_differentiation(activation):
-    # The Dense path has a hand-written gradient (weight_normalized_matmul); every
-    # input's gradient is checked against finite differences of the numpy formula,
-    # with a column of v near zero, where epsilon dominates the norm.
+    # Every input's gradient against finite differences of the numpy formula, with a
+    # column of v near zero, where epsilon dominates the norm.
     layer = WeightNormalization(keras.layers.Dense(4, activation=activation, dtype="float64"),
                                 data_init=False, dtype="float64")
     x = RNG.normal(size=(6, 5))
@@ -101,15 +100,6 @@ def test_weight_norm_dense_gradients_match_numerical_differentiation(activation)
     for index, gradient in enumerate(gradients):
         expected = _np_numerical_gradient(np_loss, [x, v, g, b], index)
         np.testing.assert_allclose(gradient.numpy(), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
-
-
-def test_weight_norm_dense_on_sequences_matches_formula():
-    # Inputs of rank 3 take the normalized-kernel path.
-    layer = WeightNormalization(keras.layers.Dense(3), data_init=False)
-    x = RNG.normal(size=(2, 4, 5)).astype("float32")
-    layer(x)
-    v, g, b = (w.numpy() for w in (layer.layer.kernel, layer.g, layer.layer.bias))
-    np.testing.assert_allclose(layer(x).numpy(), x @ np_weight_norm(v, g, (0,)) + b, rtol=1e-5, atol=1e-6)
 
 
 def test_weight_norm_conv2d_matches_formula():

@@ -1,7 +1,6 @@
 """Weight normalization (Salimans & Kingma, 2016) as a Keras 3 wrapper layer."""
 
 import keras
-import tensorflow as tf
 from keras import initializers
 from keras import ops
 
@@ -187,10 +186,7 @@ class WeightNormalization(DataDependentInitMixin, keras.layers.Wrapper):
 
     def call(self, inputs, training=None):
         self._maybe_initialize(inputs, training)
-        if self._is_dense and len(inputs.shape) == 2:
-            outputs = weight_normalized_matmul(inputs, self.layer.kernel, self.g, self.epsilon)
-        else:
-            outputs = self._linear(inputs, self.normalized_kernel())
+        outputs = self._linear(inputs, self.normalized_kernel())
         if self.layer.bias is not None:
             outputs = outputs + self._reshape_channel(self.layer.bias, outputs)
         if self._activation is not None:
@@ -208,45 +204,3 @@ class WeightNormalization(DataDependentInitMixin, keras.layers.Wrapper):
             "epsilon": self.epsilon,
         }
         return {**super().get_config(), **config}
-
-
-def weight_normalized_matmul(x, v, g, epsilon):
-    """`x @ w` for the weight-normalized kernel `w = v * g / sqrt(||v||^2 + epsilon)`.
-
-    Computed as `(x @ v) * s` with `s = g / sqrt(||v||^2 + epsilon)` per output unit,
-    the authors' form (`nn.DenseLayer`), with the gradient written out:
-
-        t = dy * s                     dx = t @ v^T
-        c = sum_batch(dy * (x @ v))    dg = c / sqrt(||v||^2 + epsilon)
-        dv = x^T @ t - v * c * s / (||v||^2 + epsilon)
-
-    Left to automatic differentiation, `w` costs about ten elementwise passes over the
-    kernel per forward and backward (the square, the sum and the scaling, and their
-    gradients, among them a tiled copy of the norm's gradient); this form makes four
-    (the square and the sum of the norm, the product and the difference in `dv`) and
-    works on the batch-sized activations instead, which for the paper's MLPs are
-    smaller than the kernels. The D step's matrix products are the same.
-
-    Args:
-        x: inputs, shape `(batch, in)`.
-        v: the kernel's direction, shape `(in, out)`.
-        g: the per-unit scale, shape `(out,)`.
-        epsilon: added to `||v||^2` before the square root.
-    """
-
-    @tf.custom_gradient
-    def forward(x, v, g):
-        inverse_norm = tf.math.rsqrt(tf.reduce_sum(tf.square(v), axis=0) + epsilon)
-        scale = g * inverse_norm
-        xv = tf.matmul(x, v)
-
-        def gradient(dy):
-            t = dy * scale
-            c = tf.reduce_sum(dy * xv, axis=0)
-            dv = tf.matmul(x, t, transpose_a=True) - v * (c * scale * tf.square(inverse_norm))
-            return tf.matmul(t, v, transpose_b=True), dv, c * inverse_norm
-
-        return xv * scale, gradient
-
-    dtype = x.dtype
-    return forward(x, tf.cast(v, dtype), tf.cast(g, dtype))
