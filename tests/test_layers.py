@@ -78,14 +78,15 @@ def test_weight_norm_dense_gradients_match_numerical_differentiation(activation)
     # column of v near zero, where epsilon dominates the norm.
     layer = WeightNormalization(keras.layers.Dense(4, activation=activation, dtype="float64"),
                                 data_init=False, dtype="float64")
-    x = RNG.normal(size=(6, 5))
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 5))
     layer(x)
-    v = RNG.normal(size=(5, 4))
+    v = rng.normal(size=(5, 4))
     v[:, 2] *= 1e-4
-    g, b = RNG.uniform(0.5, 2, size=4), RNG.normal(size=4)
+    g, b = rng.uniform(0.5, 2, size=4), rng.normal(size=4)
     for variable, value in ((layer.layer.kernel, v), (layer.g, g), (layer.layer.bias, b)):
         variable.assign(value)
-    dy = RNG.normal(size=(6, 4))
+    dy = rng.normal(size=(6, 4))
 
     def np_loss(x, v, g, b):
         z = x @ np_weight_norm(v, g, (0,)) + b
