@@ -159,7 +159,10 @@ def test_the_classifier_score_carries_its_metric_card(run_dir, scored, classifie
     assert card["splits"] == 10 and card["shuffle_seed"] is None
     assert card["num_samples"] == NUM_SAMPLES and card["num_classes"] == 10
     test_x, _ = load_dataset_split("mnist", mnist_dir, "test")
-    _, real_feats = classifier_predict(load_dataset_classifier(classifier_path), test_x[:REFERENCE])
+    # The hash is of the float64 statistics' bytes: the features come in the command's
+    # batches of 50, as the last bit of a float32 product may depend on the batch size.
+    _, real_feats = classifier_predict(load_dataset_classifier(classifier_path), test_x[:REFERENCE],
+                                       batch_size=50)
     assert card["reference"] == {"name": "mnist test", "num_examples": REFERENCE,
                                  "sha256": ttur_statistics_sha256(real_feats)}
     # 120 generated samples < 128 feature dimensions: the card says the FD is biased.
