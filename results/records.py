@@ -18,7 +18,8 @@ Three commands:
     # start or resume a record run in the background, from a worktree at a fixed commit
     python results/records.py start --config mnist_feature_matching --seed 2 \
         --commit c884aae --worktree ../records
-    # copy run directories' records in (again and again while they run), then render
+    # copy run directories' records in (again and again while they run), then render;
+    # a record with more epochs than its run directory is kept unless --replace
     python results/records.py collect --workdir RUN_DIR... [--python VENV/bin/python]
     # results/README.md and one plot per label count, from the records alone
     python results/records.py render
@@ -119,8 +120,13 @@ def record_command(experiment, seed, num_labeled, threads, workdir, data_dir="..
     ]
 
 
-def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
-    """Copies one run directory's records into `results/`; returns the record folder."""
+def collect(workdir, python=sys.executable, results=RESULTS, replace=False) -> pathlib.Path:
+    """Copies one run directory's records into `results/`; returns the record folder.
+
+    A record with more epochs than the run directory (the same config and seed started
+    again, e.g. on another machine, where the first run's directory is not) is kept:
+    collecting would lose its epochs. `replace=True` replaces it all the same.
+    """
     workdir = pathlib.Path(workdir).resolve()
     for name in ("metrics.csv", "config.json"):
         if not (workdir / name).is_file():
@@ -135,6 +141,12 @@ def collect(workdir, python=sys.executable, results=RESULTS) -> pathlib.Path:
     last_epoch = int(rows[-1]["epoch"])
     folder = (results / f"{config['data']['name']}_{config['data']['num_labeled']}_labels"
               / config["experiment"] / f"seed_{config['seed']}")
+    if (folder / "metrics.csv").is_file() and not replace:
+        kept_epoch = int(_read_metrics(folder / "metrics.csv")[-1]["epoch"])
+        if kept_epoch > last_epoch:
+            raise RecordError(
+                f"{workdir}: its last epoch is {last_epoch}, but the record in {folder} has "
+                f"{kept_epoch}; collecting would lose epochs (--replace to replace the record)")
     folder.mkdir(parents=True, exist_ok=True)
     for name in COPIED_FILES:
         if (workdir / name).is_file():
@@ -324,6 +336,8 @@ def main(argv=None) -> int:
     one = commands.add_parser("collect", help="copy a run directory's records into results/")
     one.add_argument("--workdir", required=True, nargs="+", help="run directory (several allowed)")
     one.add_argument("--python", default=sys.executable, help="the interpreter that trained")
+    one.add_argument("--replace", action="store_true",
+                     help="replace a record that has more epochs than the run directory")
     commands.add_parser("render", help="write results/README.md and the plots")
     run = commands.add_parser("start", help="start or resume a record run in the background")
     run.add_argument("--config", required=True, choices=sorted(RECIPES))
@@ -339,7 +353,7 @@ def main(argv=None) -> int:
             return 0
         if args.command == "collect":
             for workdir in args.workdir:
-                print(collect(workdir, args.python))
+                print(collect(workdir, args.python, replace=args.replace))
         render()
     except (RecordError, OSError, subprocess.CalledProcessError, json.JSONDecodeError) as error:
         print(f"records: {error}", file=sys.stderr)

@@ -102,6 +102,19 @@ def test_collect_refuses_a_changed_checkout(tmp_path):
         records.collect(run, sys.executable, results=tmp_path / "results")
 
 
+def test_collect_keeps_a_record_with_more_epochs_than_the_run(tmp_path):
+    # The same seed started again elsewhere: its first epochs must not replace the record.
+    results = tmp_path / "results"
+    folder = records.collect(_fake_run(tmp_path / "first", 3, epochs=5), sys.executable, results=results)
+    kept = {name: (folder / name).read_bytes() for name in ("metrics.csv", "record.json")}
+    again = _fake_run(tmp_path / "again", 2, epochs=5)
+    with pytest.raises(records.RecordError, match="last epoch is 2, but the record .* has 3"):
+        records.collect(again, sys.executable, results=results)
+    assert {name: (folder / name).read_bytes() for name in kept} == kept
+    records.collect(again, sys.executable, results=results, replace=True)
+    assert json.loads((folder / "record.json").read_text())["last_epoch"] == 2
+
+
 def test_start_refuses_a_worktree_at_another_commit(tmp_path):
     checkout = tmp_path / "checkout"
     _fake_run(checkout, 1, epochs=3)
