@@ -29,6 +29,7 @@ from tests.train_utils import REPO_ROOT
 
 NUM_SAMPLES = 120
 REFERENCE = 500  # first test images used as the reference
+SCORE_BATCH = 50  # the score command's --batch_size in these tests
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def scored(run_dir, classifier_path):
     before_json = json.loads((run_dir / "report.json").read_text())
     result = score_command(
         "--workdir", str(run_dir), "--num_samples", str(NUM_SAMPLES),
-        "--classifier", str(classifier_path), "--batch_size", "50", "--quiet",
+        "--classifier", str(classifier_path), "--batch_size", str(SCORE_BATCH), "--quiet",
         "--reference_examples", str(REFERENCE),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -85,7 +86,7 @@ def score_command(*flags):
     )
 
 
-def direct_samples(run_dir, batch_size=50):
+def direct_samples(run_dir, batch_size=SCORE_BATCH):
     config, model = training.restore_models(run_dir)
     latents = sample_latents(
         config.model.latent_distribution, (NUM_SAMPLES, model.latent_dim),
@@ -160,9 +161,9 @@ def test_the_classifier_score_carries_its_metric_card(run_dir, scored, classifie
     assert card["num_samples"] == NUM_SAMPLES and card["num_classes"] == 10
     test_x, _ = load_dataset_split("mnist", mnist_dir, "test")
     # The hash is of the float64 statistics' bytes: the features come in the command's
-    # batches of 50, as the last bit of a float32 product may depend on the batch size.
+    # batches, as the last bit of a float32 product may depend on the batch size.
     _, real_feats = classifier_predict(load_dataset_classifier(classifier_path), test_x[:REFERENCE],
-                                       batch_size=50)
+                                       batch_size=SCORE_BATCH)
     assert card["reference"] == {"name": "mnist test", "num_examples": REFERENCE,
                                  "sha256": ttur_statistics_sha256(real_feats)}
     # 120 generated samples < 128 feature dimensions: the card says the FD is biased.
@@ -371,7 +372,7 @@ def test_streamed_classifier_scores_equal_the_whole_array_computation(run_dir, c
     from improved_gan_tf.evaluation import fid_from_activations
 
     scores = score_lib.score_run(
-        run_dir, num_samples=NUM_SAMPLES, classifier=classifier_path, batch_size=50, splits=4,
+        run_dir, num_samples=NUM_SAMPLES, classifier=classifier_path, batch_size=SCORE_BATCH, splits=4,
         parzen="no", reference_examples=REFERENCE, write_report=False, verbose=0,
     )
     samples = direct_samples(run_dir)
