@@ -33,7 +33,11 @@ def test_every_record_is_complete_and_deterministic():
         assert config["experiment"] == record["config"] and config["seed"] == record["seed"]
         assert record["last_epoch"] == record["curve"][-1][0]
         assert [e for e, _ in record["curve"]] == list(range(1, record["last_epoch"] + 1))
-        assert record["status"] == ("complete" if record["last_epoch"] >= config["train"]["epochs"] else "running")
+        if record["last_epoch"] >= config["train"]["epochs"]:
+            assert record["status"] == "complete"
+        else:
+            assert record["status"] in ("running", "stopped")
+            assert record["status"] == "running" or record["stopped_because"]
         assert len(record["commit"]) == 40 and record["threads"]["intra_op"] >= 1
 
 
@@ -121,3 +125,30 @@ def test_start_refuses_a_worktree_at_another_commit(tmp_path):
     with pytest.raises(records.RecordError, match="not 0000000"):
         records.start("mnist_feature_matching", 1, "0000000", checkout)
     assert not (checkout / ".venv").exists()
+
+
+def test_a_stopped_record_keeps_its_epochs_and_is_not_a_complete_seed(tmp_path):
+    results = tmp_path / "results"
+    folder = records.collect(_fake_run(tmp_path / "checkout", 2, epochs=3), sys.executable, results=results)
+    metrics = (folder / "metrics.csv").read_bytes()
+    assert records.main(["stop", "--record", str(folder), "--why", "its run directory was lost"]) == 0
+    record = json.loads((folder / "record.json").read_text())
+    assert record["status"] == "stopped" and record["stopped_because"] == "its run directory was lost"
+    assert (folder / "metrics.csv").read_bytes() == metrics
+    text = records.render(results)
+    assert "| `mnist_feature_matching` | 2 | stopped | 2/3 | 198 | 198 (2) |" in text
+    assert "Stopped: `mnist_feature_matching` seed 2 at epoch 2: its run directory was lost" in text
+    assert "| `mnist_feature_matching` | 0 | — | — | 93 ± 6.5 |" in text
+
+
+def test_stop_refuses_a_complete_record_an_empty_reason_and_a_missing_folder(tmp_path, capsys):
+    results = tmp_path / "results"
+    folder = records.collect(_fake_run(tmp_path / "checkout", 3, epochs=3), sys.executable, results=results)
+    before = (folder / "record.json").read_bytes()
+    assert records.main(["stop", "--record", str(folder), "--why", "x"]) == 2
+    assert records.main(["stop", "--record", str(folder), "--why", "  "]) == 2
+    assert records.main(["stop", "--record", str(tmp_path / "nowhere"), "--why", "x"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert [e.split(": ")[0] for e in errors] == ["records"] * 3
+    assert "is complete" in errors[0] and "--why is empty" in errors[1] and "no record.json" in errors[2]
+    assert (folder / "record.json").read_bytes() == before
