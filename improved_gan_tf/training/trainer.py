@@ -285,7 +285,10 @@ class Trainer:
         history = self.run.read_history(last_epoch=step // self.steps_per_epoch)
         eval_ds = evaluation_stream(self.config, self.data)
         callbacks = self.make_callbacks(history, eval_ds)
-        fit_kwargs = dict(callbacks=callbacks, verbose=self.config.train.verbose if self.is_chief else 0)
+        # The stream fixes the order of the batches (its own seeded shuffle); with Keras's
+        # default shuffle=True, fit would warn on every run that it ignores it.
+        fit_kwargs = dict(callbacks=callbacks, shuffle=False,
+                          verbose=self.config.train.verbose if self.is_chief else 0)
         every = self.config.train.eval_every_epochs
         if eval_ds is not None and every:
             fit_kwargs.update(validation_data=eval_ds, validation_freq=every)
