@@ -299,14 +299,14 @@ def render_readme(records: list[dict]) -> str:
         lines += ["", f"## {count} labels (paper: {paper_mean} ± {paper_std})", "",
                   "| recipe | seed | status | epoch | final | best (epoch) | current D, final | commit |",
                   "|---|---|---|---|---|---|---|---|"]
-        for r in sorted(group, key=lambda r: (r["config"], r["seed"])):
+        ordered = sorted(group, key=lambda r: (r["config"], r["seed"]))
+        for r in ordered:
             epoch, final = r["curve"][-1]
             best_epoch, best = min(r["curve"], key=lambda p: (p[1], p[0]))
             raw = r["raw_curve"][-1][1] if r["raw_curve"] else ""
             lines.append(f"| `{r['config']}` | {r['seed']} | {r['status']} | {epoch}/{r['epochs']} | "
                          f"{final} | {best} ({best_epoch}) | {raw} | `{r['commit'][:7]}` |")
-        stopped = [r for r in sorted(group, key=lambda r: (r["config"], r["seed"]))
-                   if r["status"] == "stopped"]
+        stopped = [r for r in ordered if r["status"] == "stopped"]
         if stopped:
             lines.append("")
             lines += [f"- Stopped: `{r['config']}` seed {r['seed']} at epoch {r['last_epoch']}: "
