@@ -50,8 +50,10 @@ DEFAULT_PEER = MODELS["mnist_fm"]["peer"]
 DEFAULT_DATA = MODELS["mnist_fm"]["data_dir"]
 
 
-def run(command, pattern):
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+def run(command, pattern, env=None):
+    """Runs `command` (with environment `env`, default this one's) and returns the match
+    of `pattern` on the last stdout line it matches; a failed run or no match raises."""
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     match = None
     for line in completed.stdout.splitlines():
         match = re.search(pattern, line) or match

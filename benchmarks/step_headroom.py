@@ -27,14 +27,15 @@ Last line: `step_headroom: library=... no_noise=... no_weight_norm=... neither=.
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "..", "..", "shared", "bench", "peer_torch_mnist_fm.py")
 PEER_DATA = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
+sys.path.insert(0, HERE)
+import compare_with_peer  # noqa: E402  (sibling benchmark script)
+
 OURS_VARIANTS = ("library", "no_noise", "no_weight_norm", "neither")
 
 # Run inside the peer's Python: torch.randn_like returns zeros, then the peer runs as
@@ -66,7 +67,6 @@ def remove_parts(variant):
 
 
 def run_variant(variant, throughput_args):
-    sys.path.insert(0, HERE)
     import train_throughput
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -75,12 +75,7 @@ def run_variant(variant, throughput_args):
 
 
 def steps_per_s(command):
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = re.findall(r"steps_per_s=([0-9.]+)", completed.stdout)
-    if completed.returncode != 0 or not found:
-        raise RuntimeError(f"{' '.join(command)} failed (exit {completed.returncode}):\n"
-                           f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
-    return float(found[-1])
+    return float(compare_with_peer.run(command, r"steps_per_s=([0-9.]+)").group(1))
 
 
 def main(argv=None):

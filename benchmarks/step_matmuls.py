@@ -20,11 +20,12 @@ Last line: `step_matmuls: tf_eigen=... tf_onednn=... torch=...` (median GFLOP/s)
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_with_peer  # noqa: E402  (sibling benchmark script)
 
 DIMS = (784, 1000, 500, 250, 250, 250, 10)
 ROWS = 300
@@ -94,13 +95,8 @@ def measure(framework, threads, calls, windows):
     return 0
 
 
-def run(command, environment):
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-    found = re.findall(r"gflops_per_s=([0-9.]+)", completed.stdout)
-    if completed.returncode != 0 or not found:
-        raise RuntimeError(f"{' '.join(command)} failed (exit {completed.returncode}):\n"
-                           f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
-    return float(found[-1])
+def gflops_per_s(command, environment):
+    return float(compare_with_peer.run(command, r"gflops_per_s=([0-9.]+)", env=environment).group(1))
 
 
 def main(argv=None):
@@ -130,7 +126,7 @@ def main(argv=None):
     print(f"the D step's matrix products on {ROWS} rows: {FLOPS / 1e9:.2f} GFLOP per call", flush=True)
     for round_index in range(args.rounds):
         for name, (command, environment) in implementations.items():
-            rates[name].append(run(command, environment))
+            rates[name].append(gflops_per_s(command, environment))
         print(f"round {round_index + 1}: " + "; ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items())
               + " GFLOP/s", flush=True)
     print("step_matmuls: " + " ".join(f"{name}={statistics.median(values):.1f}" for name, values in rates.items())
