@@ -14,7 +14,7 @@ A record is one training run of one config and seed, kept as the trainer wrote i
                                settings, the command, status (running / complete /
                                stopped), last epoch
 
-Four commands:
+Five commands:
 
     # start or resume a record run in the background, from a worktree at a fixed commit
     python results/records.py start --config mnist_feature_matching --seed 2 \
@@ -27,6 +27,9 @@ Four commands:
     python results/records.py stop --record results/mnist_100_labels/CONFIG/seed_S --why "..."
     # results/README.md and one plot per label count, from the records alone
     python results/records.py render
+    # re-check a record: re-run its first epochs at its commit, compare every value
+    python results/records.py check --record results/mnist_100_labels/CONFIG/seed_S \
+        --worktree ../recheck [--epochs 2]
 
 `collect` takes the commit from the git checkout that holds the run directory (record
 runs train from a worktree at a fixed commit) and the library versions from the
@@ -34,9 +37,11 @@ interpreter that trained (`--python`, default this one). `render` reads nothing 
 `results/`; `tests/test_results.py` checks that the committed README equals what it
 renders, so the table cannot drift from the data.
 
-To re-check a record: check out its `commit`, install it, and run its `command` for a
-few epochs (`--config.train.epochs=3`) with the same thread settings on a CPU of the
-same kind: the first epochs' `test_errors` are the same numbers.
+To re-check a record, `check` checks out its `commit` in a worktree with its own venv,
+runs its `command` for a few epochs (`--config.train.epochs=N`, the record's thread
+settings) in a temporary run directory, and compares every value of those epochs'
+`metrics.csv` rows but the timings with the record's, as text: on a CPU of the record's
+kind they are the same to the last digit (exit status 0; 1 when any differs).
 """
 
 from __future__ import annotations
@@ -51,10 +56,15 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 RESULTS = pathlib.Path(__file__).resolve().parent
 RECORD_JSON = "record.json"
 COPIED_FILES = ("metrics.csv", "config.json", "labeled_indices.json", "curves.png")
+# Wall-clock columns of metrics.csv: the only values a re-check does not compare.
+TIMING_COLUMNS = ("seconds_per_step", "images_per_second", "wall_seconds")
+# The MNIST files where this project keeps its data (see the top-level README).
+DEFAULT_DATA_DIR = RESULTS.parent.parent / "shared" / "data" / "mnist"
 
 # Salimans et al. 2016, Table 1: test errors out of 10,000 (mean +- std over 10 runs).
 PAPER_TABLE_1 = {20: (1677, 452), 50: (221, 136), 100: (93, 6.5), 200: (90, 4.2)}
@@ -114,13 +124,15 @@ def _read_metrics(path: pathlib.Path) -> list[dict]:
 
 
 def record_command(experiment, seed, num_labeled, threads, workdir, data_dir="../shared/data/mnist",
-                   program="improved-gan") -> list[str]:
-    """The `improved-gan train` command of a record run (deterministic, fixed threads)."""
+                   program="improved-gan", inter_op_threads=None) -> list[str]:
+    """The `improved-gan train` command of a record run (deterministic, fixed threads;
+    `inter_op_threads` defaults to `threads`)."""
     return [
         program, "train", "--config", f"configs/{experiment}.py", "--workdir", str(workdir),
         f"--config.data.dir={data_dir}", f"--config.data.num_labeled={num_labeled}",
         f"--config.seed={seed}", f"--config.data.seed={seed}", "--config.deterministic=True",
-        f"--config.train.intra_op_threads={threads}", f"--config.train.inter_op_threads={threads}",
+        f"--config.train.intra_op_threads={threads}",
+        f"--config.train.inter_op_threads={inter_op_threads or threads}",
     ]
 
 
@@ -170,7 +182,8 @@ def collect(workdir, python=sys.executable, results=RESULTS, replace=False) -> p
         "command": " ".join(record_command(
             config["experiment"], config["seed"], config["data"]["num_labeled"],
             config["train"]["intra_op_threads"],
-            f"runs/{workdir.parent.name}/{workdir.name}")),
+            f"runs/{workdir.parent.name}/{workdir.name}",
+            inter_op_threads=config["train"]["inter_op_threads"])),
         "libraries": _library_versions(python),
         "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "system": platform.platform()},
         "threads": {"intra_op": config["train"]["intra_op_threads"],
@@ -204,35 +217,109 @@ def stop(folder, why: str) -> pathlib.Path:
 
 
 # ---------------------------------------------------------------------------- start
-def start(config_name, seed, commit, worktree, num_labeled=100, threads=1) -> pathlib.Path:
-    """Starts (or resumes) one record run in the background from `worktree` at `commit`.
-
-    The worktree and its own venv are created when missing, so that work on the main
-    checkout never changes the code under a running record. Returns the run directory;
-    the run's output goes to `<run directory>.log`.
-    """
+def _worktree_program(worktree, commit) -> pathlib.Path:
+    """The `improved-gan` of `worktree`'s own venv; the worktree (at `commit`) and the venv
+    are made when missing, so that work on the main checkout never changes the code a
+    record run or a re-check runs."""
     worktree = pathlib.Path(worktree).resolve()
     if not worktree.exists():
         _git(RESULTS.parent, "worktree", "add", str(worktree), commit)
     head = _git(worktree, "rev-parse", "HEAD")
     if not head.startswith(commit) and not commit.startswith(head):
-        raise RecordError(f"{worktree} is at {head[:7]}, not {commit}; use another --worktree")
+        raise RecordError(f"{worktree} is at {head[:7]}, not {commit[:7]}; use another --worktree")
     python = worktree / ".venv" / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(worktree / ".venv")], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", str(worktree)], check=True)
+    return worktree / ".venv" / "bin" / "improved-gan"
+
+
+def start(config_name, seed, commit, worktree, num_labeled=100, threads=1) -> pathlib.Path:
+    """Starts (or resumes) one record run in the background from `worktree` at `commit`.
+
+    Returns the run directory; the run's output goes to `<run directory>.log`.
+    """
+    program = _worktree_program(worktree, commit)
+    worktree = pathlib.Path(worktree).resolve()
     suffix = "" if num_labeled == 100 else f"_{num_labeled}_labels"
     workdir = worktree / "runs" / f"{config_name}{suffix}" / f"seed_{seed}"
     workdir.parent.mkdir(parents=True, exist_ok=True)
     command = record_command(
-        config_name, seed, num_labeled, threads, workdir,
-        data_dir=RESULTS.parent.parent / "shared" / "data" / "mnist",
-        program=str(worktree / ".venv" / "bin" / "improved-gan"),
+        config_name, seed, num_labeled, threads, workdir, data_dir=DEFAULT_DATA_DIR,
+        program=str(program),
     ) + ["--config.train.verbose=0"]
     with open(f"{workdir}.log", "a") as log:
         subprocess.Popen(command, cwd=worktree, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True)
     return workdir
+
+
+# ---------------------------------------------------------------------------- check
+def compare_epochs(recorded: list[dict], rerun: list[dict]) -> list[tuple[int, list[tuple]]]:
+    """`(epoch, differences)` for each re-run epoch; a difference is `(column, recorded
+    value, re-run value)`, as the CSV text. Timings are not compared."""
+    compared = []
+    for old, new in zip(recorded, rerun):
+        columns = [c for c in dict.fromkeys([*old, *new]) if c not in TIMING_COLUMNS]
+        compared.append((int(new["epoch"]),
+                         [(c, old.get(c), new.get(c)) for c in columns if old.get(c) != new.get(c)]))
+    return compared
+
+
+def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None, out=None) -> int:
+    """Re-runs the record in `folder` for its first `epochs` epochs at its commit and
+    compares them with it; returns how many epochs differ (0: the record is re-checked).
+
+    `program` is the `improved-gan` to run (default: `worktree`'s, made at the record's
+    commit when missing). The run directory is temporary. Writes what it finds to `out`
+    (default: standard output).
+    """
+    out = out or sys.stdout
+    folder = pathlib.Path(folder)
+    if not (folder / RECORD_JSON).is_file():
+        raise RecordError(f"{folder}: no {RECORD_JSON} (is this a record folder?)")
+    record = json.loads((folder / RECORD_JSON).read_text())
+    recorded = _read_metrics(folder / "metrics.csv")
+    if not 1 <= epochs <= len(recorded):
+        raise RecordError(f"--epochs {epochs}: the record has epochs 1 to {len(recorded)}")
+    if program is None:
+        program = _worktree_program(worktree, record["commit"])
+    here, there = _cpu(), record["machine"]["cpu"]
+    if (here["family_model_stepping"], here["vector_extensions"]) != (
+            there["family_model_stepping"], there["vector_extensions"]):
+        print(f"note: this CPU ({here['name']} {here['family_model_stepping']}) is not the record's "
+              f"kind ({there['name']} {there['family_model_stepping']}); its rounding may differ",
+              file=out, flush=True)
+    threads = record["threads"]
+    with tempfile.TemporaryDirectory(prefix="recheck_") as scratch:
+        workdir = pathlib.Path(scratch) / f"seed_{record['seed']}"
+        command = record_command(
+            record["config"], record["seed"], record["num_labeled"], threads["intra_op"], workdir,
+            data_dir=pathlib.Path(data_dir).resolve(), program=str(program),
+            inter_op_threads=threads["inter_op"],
+        ) + [f"--config.train.epochs={epochs}", "--config.train.verbose=0"]
+        print(f"re-running {folder} for {epochs} epoch(s) at {record['commit'][:7]} "
+              f"({threads['intra_op']} intra-op, {threads['inter_op']} inter-op threads)",
+              file=out, flush=True)
+        finished = subprocess.run(command, cwd=pathlib.Path(worktree).resolve(), capture_output=True,
+                                  text=True)
+        rerun = (_read_metrics(workdir / "metrics.csv") if (workdir / "metrics.csv").is_file() else [])
+        if finished.returncode != 0 or len(rerun) < epochs:
+            last = (finished.stderr or finished.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RecordError(f"the re-run ended with status {finished.returncode} after "
+                              f"{len(rerun)} epoch(s): {last[0]}")
+    differing = 0
+    for epoch, differences in compare_epochs(recorded[:epochs], rerun[:epochs]):
+        if differences:
+            differing += 1
+            print(f"epoch {epoch}: differs: " + ", ".join(
+                f"{column} {old} -> {new}" for column, old, new in differences), file=out)
+        else:
+            row = rerun[epoch - 1]
+            print(f"epoch {epoch}: the same (test_errors {row['test_errors']}, "
+                  f"test_errors_raw {row.get('test_errors_raw', '')}, and every loss)", file=out)
+    print(f"check: {epochs - differing} of {epochs} epoch(s) the same as the record", file=out, flush=True)
+    return differing
 
 
 # ---------------------------------------------------------------------------- render
@@ -276,13 +363,17 @@ def render_readme(records: list[dict]) -> str:
         "on, with the reason below the table); *best*: the lowest epoch. Means and sample",
         "standard deviations (n - 1) are over complete seeds only. The paper's",
         "figure is a mean ± std over 10 runs. Every record names the commit, libraries,",
-        "machine, thread settings and command that produced it (`record.json`); how to",
-        "re-check one is in `records.py`. A re-check needs a CPU of the record's kind",
-        "(`machine.cpu`) as well as its thread settings: seed 2's command for 2 epochs on an",
-        "Intel Xeon (family 6, model 167, 1 thread) gave 1940 and 1744 test errors where its",
-        "record (AMD EPYC, family 25) has 2007 and 1739; `mnist_feature_matching` seed 3's command",
-        "for 2 epochs, on the CPU kind of its record (25/1/1) beside its running record, gave its",
-        "recorded 2060 and 1942 (current D: 2188 and 2362) and every loss of its `metrics.csv` to the last digit.",
+        "machine, thread settings and command that produced it (`record.json`).",
+        "`python results/records.py check --record results/mnist_100_labels/CONFIG/seed_S",
+        "--worktree ../recheck --epochs 2` re-checks one: it re-runs the record's first epochs at",
+        "its commit and compares every value of their `metrics.csv` rows but the timings. A",
+        "re-check needs a CPU of the record's kind (`machine.cpu`) as well as its thread",
+        "settings: seed 2's command for 2 epochs on an Intel Xeon (family 6, model 167, 1",
+        "thread) gave 1940 and 1744 test errors where its record (AMD EPYC, family 25) has 2007",
+        "and 1739. On the records' CPU kind (25/1/1), beside the running records, `check --epochs",
+        "2` found `mnist_feature_matching_arxiv` seed 4 the same (2045 and 1992, and every loss),",
+        "as a re-run by hand had found `mnist_feature_matching` seed 3 (2060 and 1942; current D",
+        "2188 and 2362).",
         "`seconds_per_step` in `metrics.csv` is wall time:",
         "the record runs are paused (SIGSTOP) while a benchmark runs on the same machine, so",
         "an epoch that spans a pause shows it (and the record runs share 2 cores with other",
@@ -382,8 +473,16 @@ def main(argv=None) -> int:
     run.add_argument("--worktree", required=True, help="a git worktree at that commit (made if missing)")
     run.add_argument("--num_labeled", type=int, default=100, choices=sorted(PAPER_TABLE_1))
     run.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
+    recheck = commands.add_parser("check", help="re-run a record's first epochs and compare them")
+    recheck.add_argument("--record", required=True, help="the record folder under results/")
+    recheck.add_argument("--worktree", required=True,
+                         help="a git worktree at the record's commit (made, with its venv, if missing)")
+    recheck.add_argument("--epochs", type=int, default=2, help="how many of its first epochs to re-run")
+    recheck.add_argument("--data_dir", default=str(DEFAULT_DATA_DIR), help="the MNIST IDX files")
     args = parser.parse_args(argv)
     try:
+        if args.command == "check":
+            return 1 if check(args.record, args.epochs, args.worktree, args.data_dir) else 0
         if args.command == "start":
             print(start(args.config, args.seed, args.commit, args.worktree, args.num_labeled, args.threads))
             return 0

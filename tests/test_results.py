@@ -152,3 +152,87 @@ def test_stop_refuses_a_complete_record_an_empty_reason_and_a_missing_folder(tmp
     assert [e.split(": ")[0] for e in errors] == ["records"] * 3
     assert "is complete" in errors[0] and "--why is empty" in errors[1] and "no record.json" in errors[2]
     assert (folder / "record.json").read_bytes() == before
+
+
+# A stand-in for the worktree's `improved-gan`: writes the first --config.train.epochs rows
+# of the CSV named by RECHECK_SOURCE into --workdir, the value RECHECK_CHANGE (column=value,
+# epoch 2) and the timings changed; RECHECK_STATUS ends it early with that exit status.
+_FAKE_TRAINER = '''
+import csv, os, pathlib, sys
+args = sys.argv[1:]
+workdir = pathlib.Path(args[args.index("--workdir") + 1])
+epochs = int(next(a for a in args if a.startswith("--config.train.epochs=")).split("=")[1])
+if os.environ.get("RECHECK_STATUS"):
+    print("ValueError: data.dir has no train-images-idx3-ubyte.gz", file=sys.stderr)
+    sys.exit(int(os.environ["RECHECK_STATUS"]))
+rows = list(csv.DictReader(open(os.environ["RECHECK_SOURCE"])))[:epochs]
+for row in rows:
+    row["seconds_per_step"] = "9.9"
+change = os.environ.get("RECHECK_CHANGE")
+if change:
+    column, value = change.split("=")
+    rows[1][column] = value
+workdir.mkdir(parents=True)
+with open(workdir / "metrics.csv", "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+'''
+
+
+def _record_to_recheck(tmp_path, monkeypatch):
+    run = _fake_run(tmp_path / "checkout", 3, epochs=3)
+    with open(run / "metrics.csv", newline="") as f:  # a timing column, as the trainer writes
+        rows = [dict(row, seconds_per_step="0.05") for row in csv.DictReader(f)]
+    with open(run / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    folder = records.collect(run, sys.executable, results=tmp_path / "results")
+    trainer = tmp_path / "improved-gan"
+    trainer.write_text(f"#!{sys.executable}\n{_FAKE_TRAINER}")
+    trainer.chmod(0o755)
+    monkeypatch.setenv("RECHECK_SOURCE", str(folder / "metrics.csv"))
+    return folder, trainer
+
+
+def test_check_finds_a_record_the_same_except_for_its_timings(tmp_path, monkeypatch, capsys):
+    folder, trainer = _record_to_recheck(tmp_path, monkeypatch)
+    assert records.check(folder, 2, tmp_path / "checkout", program=trainer) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3:] == [
+        "epoch 1: the same (test_errors 199, test_errors_raw 209, and every loss)",
+        "epoch 2: the same (test_errors 198, test_errors_raw 208, and every loss)",
+        "check: 2 of 2 epoch(s) the same as the record",
+    ]
+
+
+@pytest.mark.parametrize("change,line", [
+    ("test_errors=197", "epoch 2: differs: test_errors 198 -> 197"),
+    ("d_loss=0.50000001", "epoch 2: differs: d_loss 0.5 -> 0.50000001"),
+])
+def test_check_names_the_epoch_and_the_value_that_differ(tmp_path, monkeypatch, capsys, change, line):
+    folder, trainer = _record_to_recheck(tmp_path, monkeypatch)
+    monkeypatch.setenv("RECHECK_CHANGE", change)
+    assert records.check(folder, 3, tmp_path / "checkout", program=trainer) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-4:] == [lines[-4], line, lines[-2], "check: 2 of 3 epoch(s) the same as the record"]
+    assert lines[-4].startswith("epoch 1: the same") and lines[-2].startswith("epoch 3: the same")
+
+
+def test_check_refuses_a_bad_request_and_reports_a_failed_rerun(tmp_path, monkeypatch, capsys):
+    folder, trainer = _record_to_recheck(tmp_path, monkeypatch)
+    elsewhere = tmp_path / "elsewhere"
+    _fake_run(elsewhere, 1, epochs=3)  # a checkout at another commit
+    assert records.main(["check", "--record", str(folder), "--worktree", str(elsewhere)]) == 2
+    assert records.main(["check", "--record", str(folder), "--worktree", str(tmp_path / "checkout"),
+                         "--epochs", "4"]) == 2
+    assert records.main(["check", "--record", str(tmp_path / "nowhere"), "--worktree", str(elsewhere)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert "is at" in errors[0] and "not " in errors[0]
+    assert "--epochs 4: the record has epochs 1 to 3" in errors[1]
+    assert "no record.json" in errors[2]
+    assert not (elsewhere / ".venv").exists()
+    monkeypatch.setenv("RECHECK_STATUS", "2")
+    with pytest.raises(records.RecordError, match="status 2 after 0 epoch.*data.dir has no train-images"):
+        records.check(folder, 2, tmp_path / "checkout", program=trainer)
