@@ -81,8 +81,11 @@ class RecordError(ValueError):
 
 # ---------------------------------------------------------------------------- collect
 def _git(path, *args) -> str:
-    return subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RecordError(f"git {' '.join(args)} in {path}: {message}")
+    return done.stdout.strip()
 
 
 def _library_versions(python: str) -> dict:

@@ -228,10 +228,15 @@ def test_check_refuses_a_bad_request_and_reports_a_failed_rerun(tmp_path, monkey
     assert records.main(["check", "--record", str(folder), "--worktree", str(tmp_path / "checkout"),
                          "--epochs", "4"]) == 2
     assert records.main(["check", "--record", str(tmp_path / "nowhere"), "--worktree", str(elsewhere)]) == 2
+    not_a_checkout = tmp_path / "plain"
+    not_a_checkout.mkdir()
+    assert records.main(["check", "--record", str(folder), "--worktree", str(not_a_checkout)]) == 2
     errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 4 and all(e.startswith("records: ") for e in errors)
     assert "is at" in errors[0] and "not " in errors[0]
     assert "--epochs 4: the record has epochs 1 to 3" in errors[1]
     assert "no record.json" in errors[2]
+    assert f"git rev-parse HEAD in {not_a_checkout}: fatal: not a git repository" in errors[3]
     assert not (elsewhere / ".venv").exists()
     monkeypatch.setenv("RECHECK_STATUS", "2")
     with pytest.raises(records.RecordError, match="status 2 after 0 epoch.*data.dir has no train-images"):
