@@ -51,14 +51,14 @@ def test_summary_matches_numpy(errors):
         assert std == pytest.approx(np.std(errors, ddof=1))
 
 
-def _fake_run(root, epochs_done, epochs, deterministic=True):
+def _fake_run(root, epochs_done, epochs, deterministic=True, num_labeled=100):
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "-c", "user.email=t@t", "-c", "user.name=t", "commit",
                     "-q", "--allow-empty", "-m", "x"], check=True)
     run = root / "runs" / "seed_2"
     run.mkdir(parents=True)
     config = {"experiment": "mnist_feature_matching", "seed": 2, "deterministic": deterministic,
-              "data": {"name": "mnist", "num_labeled": 100, "seed": 2},
+              "data": {"name": "mnist", "num_labeled": num_labeled, "seed": 2},
               "train": {"epochs": epochs, "intra_op_threads": 1, "inter_op_threads": 1}}
     (run / "config.json").write_text(json.dumps(config))
     history = [{"epoch": e, "d_loss": 1.0 / e, "test_errors": 200 - e, "test_errors_raw": 210 - e,
@@ -89,6 +89,21 @@ def test_collect_copies_a_run_and_renders_it(tmp_path, epochs_done, status):
     if status == "complete":
         assert f"| `mnist_feature_matching` | 1 | {final:.1f} | {final:.1f} | 93 ± 6.5 |" in text
     assert (results / "100_labels_curves.png").is_file()
+
+
+def test_each_label_count_gets_its_own_table_paper_figure_and_plot(tmp_path):
+    results = tmp_path / "results"
+    for count, done in ((20, 3), (100, 2)):
+        folder = records.collect(_fake_run(tmp_path / f"checkout_{count}", done, epochs=3, num_labeled=count),
+                                 sys.executable, results=results)
+        assert folder == results / f"mnist_{count}_labels" / "mnist_feature_matching" / "seed_2"
+    text = records.render(results)
+    twenty, hundred = text.index("## 20 labels (paper: 1677 ± 452)"), text.index("## 100 labels (paper: 93 ± 6.5)")
+    assert "| `mnist_feature_matching` | 1 | 197.0 | 197.0 | 1677 ± 452 |" in text[twenty:]
+    assert "| `mnist_feature_matching` | 0 | — | — | 93 ± 6.5 |" in text[hundred:]
+    assert twenty < text.index("| `mnist_feature_matching` | 2 | complete | 3/3 | 197 |") < hundred
+    assert hundred < text.index("| `mnist_feature_matching` | 2 | running | 2/3 | 198 |")
+    assert (results / "20_labels_curves.png").is_file() and (results / "100_labels_curves.png").is_file()
 
 
 def test_collect_refuses_a_nondeterministic_run(tmp_path):
