@@ -346,6 +346,18 @@ def summarize(errors: list[int]) -> tuple[float, float | None]:
     return mean, (statistics.stdev(errors) if len(errors) > 1 else None)
 
 
+def mean_interval(errors: list[int], confidence=0.95) -> tuple[float, float] | None:
+    """Student's t interval for the mean of the final errors (None for fewer than two):
+    mean -+ t(1 - (1 - confidence) / 2, n - 1) * std / sqrt(n)."""
+    if len(errors) < 2:
+        return None
+    from scipy import stats
+
+    mean, std = summarize(errors)
+    half = stats.t.ppf(1 - (1 - confidence) / 2, len(errors) - 1) * std / len(errors) ** 0.5
+    return mean - half, mean + half
+
+
 def _mean_std(errors) -> str:
     mean, std = summarize(errors)
     return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
@@ -364,8 +376,10 @@ def render_readme(records: list[dict]) -> str:
         "10,000 MNIST test images. *final*: the error after the recipe's last epoch (for a",
         "run still going, its latest epoch, marked *running*; *stopped*: a run that cannot go",
         "on, with the reason below the table); *best*: the lowest epoch. Means and sample",
-        "standard deviations (n - 1) are over complete seeds only. The paper's",
-        "figure is a mean ± std over 10 runs. Every record names the commit, libraries,",
+        "standard deviations (n - 1) are over complete seeds only; the 95% interval of the",
+        "mean is Student's t interval over those seeds (mean ± t · std / √n), so it shows how",
+        "far a few seeds pin the mean down. The paper's figure is a mean ± std over 10 runs.",
+        "Every record names the commit, libraries,",
         "machine, thread settings and command that produced it (`record.json`).",
         "`python results/records.py check --record results/mnist_100_labels/CONFIG/seed_S",
         "--worktree ../recheck --epochs 2` re-checks one: it re-runs the record's first epochs at",
@@ -405,16 +419,19 @@ def render_readme(records: list[dict]) -> str:
             lines.append("")
             lines += [f"- Stopped: `{r['config']}` seed {r['seed']} at epoch {r['last_epoch']}: "
                       f"{r['stopped_because']}." for r in stopped]
-        lines += ["", "| recipe | complete seeds | final, mean ± std | best, mean ± std | paper |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| recipe | complete seeds | final, mean ± std | final, 95% interval of the mean "
+                  "| best, mean ± std | paper |",
+                  "|---|---|---|---|---|---|"]
         for name in sorted({r["config"] for r in group}):
             done = [r for r in group if r["config"] == name and r["status"] == "complete"]
             if done:
                 finals = [r["curve"][-1][1] for r in done]
                 bests = [min(e for _, e in r["curve"]) for r in done]
-                cells = f"{_mean_std(finals)} | {_mean_std(bests)}"
+                interval = mean_interval(finals)
+                interval = "—" if interval is None else f"{interval[0]:.1f} to {interval[1]:.1f}"
+                cells = f"{_mean_std(finals)} | {interval} | {_mean_std(bests)}"
             else:
-                cells = "— | —"
+                cells = "— | — | —"
             lines.append(f"| `{name}` | {len(done)} | {cells} | {paper_mean} ± {paper_std} |")
         lines += ["", f"![test errors per epoch, every seed]({count}_labels_curves.png)"]
     return "\n".join(lines) + "\n"

@@ -41,6 +41,25 @@ def test_every_record_is_complete_and_deterministic():
         assert len(record["commit"]) == 40 and record["threads"]["intra_op"] >= 1
 
 
+# Student's t quantiles t(0.975, n - 1) from a printed table (n = 2, 3, 4, 10).
+_T_975 = {2: 12.706, 3: 4.303, 4: 3.182, 10: 2.262}
+
+
+@pytest.mark.parametrize("errors", [[90, 97], [87, 120, 95], [101, 88, 95, 93],
+                                    [93, 85, 99, 90, 102, 88, 96, 91, 94, 97]])
+def test_interval_of_the_mean_matches_a_t_table(errors):
+    n = len(errors)
+    half = _T_975[n] * np.std(errors, ddof=1) / np.sqrt(n)
+    low, high = records.mean_interval(errors)
+    assert low == pytest.approx(np.mean(errors) - half, rel=1e-4)
+    assert high == pytest.approx(np.mean(errors) + half, rel=1e-4)
+
+
+def test_interval_of_the_mean_needs_two_seeds_and_is_a_point_without_spread():
+    assert records.mean_interval([93]) is None
+    assert records.mean_interval([93, 93, 93]) == (93.0, 93.0)
+
+
 @pytest.mark.parametrize("errors", [[93], [90, 97], [101, 88, 95, 93]])
 def test_summary_matches_numpy(errors):
     mean, std = records.summarize(errors)
@@ -87,7 +106,7 @@ def test_collect_copies_a_run_and_renders_it(tmp_path, epochs_done, status):
     final = 200 - epochs_done
     assert f"| `mnist_feature_matching` | 2 | {status} | {epochs_done}/3 | {final} | {final} ({epochs_done}) |" in text
     if status == "complete":
-        assert f"| `mnist_feature_matching` | 1 | {final:.1f} | {final:.1f} | 93 ± 6.5 |" in text
+        assert f"| `mnist_feature_matching` | 1 | {final:.1f} | — | {final:.1f} | 93 ± 6.5 |" in text
     assert (results / "100_labels_curves.png").is_file()
 
 
@@ -99,8 +118,8 @@ def test_each_label_count_gets_its_own_table_paper_figure_and_plot(tmp_path):
         assert folder == results / f"mnist_{count}_labels" / "mnist_feature_matching" / "seed_2"
     text = records.render(results)
     twenty, hundred = text.index("## 20 labels (paper: 1677 ± 452)"), text.index("## 100 labels (paper: 93 ± 6.5)")
-    assert "| `mnist_feature_matching` | 1 | 197.0 | 197.0 | 1677 ± 452 |" in text[twenty:]
-    assert "| `mnist_feature_matching` | 0 | — | — | 93 ± 6.5 |" in text[hundred:]
+    assert "| `mnist_feature_matching` | 1 | 197.0 | — | 197.0 | 1677 ± 452 |" in text[twenty:]
+    assert "| `mnist_feature_matching` | 0 | — | — | — | 93 ± 6.5 |" in text[hundred:]
     assert twenty < text.index("| `mnist_feature_matching` | 2 | complete | 3/3 | 197 |") < hundred
     assert hundred < text.index("| `mnist_feature_matching` | 2 | running | 2/3 | 198 |")
     assert (results / "20_labels_curves.png").is_file() and (results / "100_labels_curves.png").is_file()
@@ -153,7 +172,7 @@ def test_a_stopped_record_keeps_its_epochs_and_is_not_a_complete_seed(tmp_path):
     text = records.render(results)
     assert "| `mnist_feature_matching` | 2 | stopped | 2/3 | 198 | 198 (2) |" in text
     assert "Stopped: `mnist_feature_matching` seed 2 at epoch 2: its run directory was lost" in text
-    assert "| `mnist_feature_matching` | 0 | — | — | 93 ± 6.5 |" in text
+    assert "| `mnist_feature_matching` | 0 | — | — | — | 93 ± 6.5 |" in text
 
 
 def test_stop_refuses_a_complete_record_an_empty_reason_and_a_missing_folder(tmp_path, capsys):
