@@ -111,6 +111,40 @@ def test_bad_values_are_refused_naming_the_key(key, value, message):
         config_lib.validate_config(config)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    ({"train.steps_per_execution": 0}, "config.train.steps_per_execution=0 must be >= 1"),
+    ({"train.steps_per_execution": 4, "train.steps_per_epoch": 10},
+     "config.train.steps_per_epoch=10 is not a multiple of config.train.steps_per_execution=4: "
+     "an epoch must end between two calls"),
+    ({"train.steps_per_execution": 4, "train.log_every_steps": 8, "checkpoint.every_steps": 6},
+     "config.checkpoint.every_steps=6 is not a multiple of config.train.steps_per_execution=4: "
+     "a checkpoint is saved between two calls"),
+    ({"train.steps_per_execution": 3, "train.log_every_steps": 10},
+     "config.train.log_every_steps=10 is not a multiple of config.train.steps_per_execution=3"),
+])
+def test_steps_per_execution_must_divide_what_happens_between_calls(overrides, message):
+    config = load_config("quickstart")
+    for key, value in overrides.items():
+        section, leaf = key.split(".")
+        config[section][leaf] = value
+    with pytest.raises(config_lib.ConfigError) as error:
+        config_lib.validate_config(config)
+    assert message in str(error.value)
+
+
+def test_steps_per_execution_refuses_a_per_step_learning_rate_and_takes_what_divides():
+    config = load_config("goodfellow2014_mnist")  # exponential per-step decay
+    config.train.steps_per_execution = 2
+    config.train.log_every_steps = 2
+    config.checkpoint.every_steps = 0
+    with pytest.raises(config_lib.ConfigError, match="'exponential_per_step' sets the learning rate before every step"):
+        config_lib.validate_config(config)
+    config = load_config("mnist_feature_matching")
+    config.train.steps_per_execution = 10
+    config_lib.validate_config(config)  # 600 steps per epoch, logs every 100, no step checkpoints
+    assert "train.steps_per_execution" in config_lib.RESUMABLE_UNLESS_DETERMINISTIC_KEYS
+
+
 def test_unknown_arch_argument_is_refused():
     config = load_config("quickstart")
     config_lib.set_arch_kwargs(config, width=3)

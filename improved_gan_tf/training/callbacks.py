@@ -14,7 +14,11 @@ only through `self.model`.
 A run's `fit` may start in the middle of an epoch (a resumed run first finishes its
 interrupted epoch with a short `fit`), so each callback works out the global step of a
 batch from the run's `steps_per_epoch` and Keras's `params["steps"]` (`RunCallback`)
-instead of counting steps.
+instead of counting steps. With `steps_per_execution` = k (`compile`), Keras calls the
+batch hooks once per call of the compiled step, with the call's first step at
+`on_train_batch_begin` and its last at `on_train_batch_end`; the callbacks count the
+steps between them, and what they do at a given step happens at a call's end (the config
+refuses checkpoint and log intervals that are not multiples of k).
 
 `PeriodicCheckpoint` saves the state that ends a step or an epoch at the next hook Keras
 calls (the next batch's or epoch's start, or the end of `fit`), after every callback has
@@ -123,13 +127,24 @@ class NonFiniteGuard(RunCallback):
     def __init__(self, steps_per_epoch: int, last_checkpoint):
         super().__init__(steps_per_epoch)
         self.last_checkpoint = last_checkpoint
+        self._first_batch = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._first_batch = batch
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: _to_float(v) for k, v in (logs or {}).items() if not math.isfinite(_to_float(v))}
         if bad:
             where = self.last_checkpoint() or "none (no checkpoint was written)"
+            step = self.steps_done(batch)
+            if batch == self._first_batch:
+                steps = f"at step {step}"
+            else:
+                # One call ran these steps; the logs are those of its last step.
+                steps = (f"in steps {self.steps_done(self._first_batch)} to {step} (one call of "
+                         "the compiled step, train.steps_per_execution)")
             raise NonFiniteLossError(
-                f"Non-finite loss at step {self.steps_done(batch)} (epoch {self.epoch + 1}): "
+                f"Non-finite loss {steps} (epoch {self.epoch + 1}): "
                 + ", ".join(f"{k}={v}" for k, v in bad.items())
                 + f". Training stopped; the last good checkpoint is {where}, and it was "
                 "not overwritten. Lower the learning rate or check the data, then re-run "
@@ -158,6 +173,7 @@ class StepTimer(RunCallback):
         self.epoch_steps = 0
         self._window_seconds = 0.0
         self._window_steps = 0
+        self._first_batch = 0
         self._started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -165,14 +181,16 @@ class StepTimer(RunCallback):
         self.epoch_seconds, self.epoch_steps = 0.0, 0
 
     def on_train_batch_begin(self, batch, logs=None):
+        self._first_batch = batch
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         seconds = time.perf_counter() - self._started
+        steps = batch - self._first_batch + 1  # more than 1 with steps_per_execution
         self.epoch_seconds += seconds
-        self.epoch_steps += 1
+        self.epoch_steps += steps
         self._window_seconds += seconds
-        self._window_steps += 1
+        self._window_steps += steps
         step = self.steps_done(batch)
         if self.log_every_steps and step % self.log_every_steps == 0:
             with self.writer.as_default(step=step):

@@ -109,6 +109,7 @@ def build_model(config, num_classes: int | None = None, strategy=None) -> Improv
             supervised_loss=config.model.supervised_loss,
             jit_compile=config.train.jit_compile,
             run_eagerly=config.train.run_eagerly,
+            steps_per_execution=config.train.steps_per_execution,
         )
     return model
 

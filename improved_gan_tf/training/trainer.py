@@ -37,6 +37,7 @@ from improved_gan_tf.run_lock import RunLock
 from improved_gan_tf.training import callbacks as callbacks_lib
 from improved_gan_tf.training.checkpoints import Checkpointer
 from improved_gan_tf.training.checkpoints import RunState
+from improved_gan_tf.training.checkpoints import checkpoint_step
 from improved_gan_tf.training.checkpoints import weights_fingerprint
 from improved_gan_tf.training.devices import make_strategy
 from improved_gan_tf.training.devices import task_info
@@ -123,6 +124,13 @@ class Trainer:
             self.data = load_training_data(config)
             self._check_labeled_subset()
             self.steps_per_epoch = steps_per_epoch(config, self.data)
+            if self.steps_per_epoch % config.train.steps_per_execution:
+                raise ConfigError(
+                    f"one pass over the training data is {self.steps_per_epoch} steps, not a "
+                    f"multiple of config.train.steps_per_execution="
+                    f"{config.train.steps_per_execution}; set config.train.steps_per_epoch "
+                    "to a multiple of it."
+                )
             self.total_steps = self.steps_per_epoch * config.train.epochs
             self.model = build_model(
                 config, self.data.num_classes if self.data.semi_supervised else None, self.strategy
@@ -228,6 +236,22 @@ class Trainer:
             self.checkpointer.save(0)
         return None
 
+    def _check_resume_step(self, choice):
+        """Refuses to resume at a step that is not a multiple of `train.steps_per_execution`
+        (a non-deterministic run resumed with another value): the interrupted epoch's
+        remaining steps could not be run whole calls at a time."""
+        k = self.config.train.steps_per_execution
+        if choice is None or k == 1:
+            return
+        step = checkpoint_step(choice.path)
+        if step % k:
+            raise ConfigError(
+                f"{choice.path} is step {step}, not a multiple of config.train."
+                f"steps_per_execution={k}, so the run cannot resume there with it; resume "
+                "with a value that divides the step (e.g. the run's own), or choose another "
+                "checkpoint with --restore_checkpoint."
+            )
+
     def make_callbacks(self, history: list[dict], eval_ds) -> list:
         """The callbacks of `fit` (see `training.callbacks`).
 
@@ -279,6 +303,7 @@ class Trainer:
         """
         # Chosen (reading only) before anything is written: a refusal changes nothing.
         choice = self.checkpointer.choose(restore_checkpoint)
+        self._check_resume_step(choice)
         self.write_run_files()
         resumed_from = self.restore_or_initialize(choice)
         step = self.checkpointer.step

@@ -41,8 +41,11 @@ def test_help_lists_every_flag_and_config_key_and_the_exit_statuses(improved_gan
     (["--config", "quickstart", "--workdir", "RUN", "--config.train.epochs=0"],
      ["config.train.epochs=0 must be >= 1"]),
     (["--config", "quickstart", "--workdir", "RUN", "surplus"], ["unexpected arguments", "surplus"]),
+    (["--config", "quickstart", "--workdir", "RUN", "--config.train.steps_per_execution=7"],
+     ["config.train.steps_per_epoch=600 is not a multiple of config.train.steps_per_execution=7"]),
 ], ids=["no config", "no workdir", "unknown config name", "missing config file", "unknown flag",
-        "unknown config key", "value of the wrong type", "value out of range", "surplus argument"])
+        "unknown config key", "value of the wrong type", "value out of range", "surplus argument",
+        "steps per execution that do not divide an epoch"])
 def test_a_command_line_mistake_is_one_line_and_starts_nothing(improved_gan, tmp_path, args, fragments):
     improved_gan("train", *args).assert_one_line_user_error(PROGRAM, *fragments)
     assert not (tmp_path / "RUN").exists()

@@ -18,6 +18,7 @@ from improved_gan_tf.training.callbacks import NonFiniteGuard
 from improved_gan_tf.training.callbacks import PeriodicCheckpoint
 from improved_gan_tf.training.callbacks import RunCallback
 from improved_gan_tf.training.callbacks import Schedule
+from improved_gan_tf.training.callbacks import StepTimer
 from tests.train_utils import load_config
 
 
@@ -45,16 +46,21 @@ class EventLog(keras.callbacks.Callback):
         self.events.append(("record", epoch + 1))
 
 
-def drive(callbacks, initial_epoch, epochs, steps, losses=None):
-    """Calls the hooks exactly as `Model.fit` does for `steps` batches per epoch."""
+def drive(callbacks, initial_epoch, epochs, steps, losses=None, steps_per_execution=1):
+    """Calls the hooks exactly as `Model.fit` does for `steps` batches per epoch: with
+    `steps_per_execution` k, once per call of k steps, its first batch at the begin hook
+    and its last at the end hook, whose logs are the last step's (a loss that was not
+    finite in an earlier step of the call stays so: the weights carry it)."""
     callback_list = keras.callbacks.CallbackList(callbacks, epochs=epochs, steps=steps)
     callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
-        for batch in range(steps):
-            callback_list.on_train_batch_begin(batch)
-            loss = (losses or {}).get((epoch, batch), 1.0)
-            callback_list.on_train_batch_end(batch, {"d_loss": loss})
+        for first in range(0, steps, steps_per_execution):
+            last = first + steps_per_execution - 1
+            callback_list.on_train_batch_begin(first)
+            call_losses = [(losses or {}).get((epoch, batch), 1.0) for batch in range(first, last + 1)]
+            loss = next((value for value in call_losses if value != 1.0), 1.0)
+            callback_list.on_train_batch_end(last, {"d_loss": loss})
         callback_list.on_epoch_end(epoch, {})
     callback_list.on_train_end()
 
@@ -80,6 +86,26 @@ def test_a_step_with_a_non_finite_loss_is_never_saved(reverse):
     message = str(info.value)
     assert "step 6 (epoch 2)" in message and "d_loss=nan" in message
     assert "the last good checkpoint is ckpt-5" in message
+
+
+def test_with_steps_per_execution_saves_fall_on_call_ends_and_the_guard_names_the_call():
+    events = []
+    checkpointer = FakeCheckpointer(events)
+    callbacks = [PeriodicCheckpoint(10, checkpointer, every_steps=5),
+                 NonFiniteGuard(10, lambda: checkpointer.last_saved)]
+    with pytest.raises(NonFiniteLossError) as info:
+        drive(callbacks, 0, 2, 10, losses={(1, 6): float("nan")}, steps_per_execution=5)
+    assert events == [("save", 5), ("save", 10), ("save", 15)]
+    message = str(info.value)
+    assert "in steps 16 to 20 (one call of the compiled step" in message and "(epoch 2)" in message
+    assert "the last good checkpoint is ckpt-15" in message
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 5])
+def test_the_step_timer_counts_every_step_of_a_call(steps_per_execution):
+    timer = StepTimer(None, 10, writer=None, log_every_steps=0)
+    drive([timer], 0, 1, 10, steps_per_execution=steps_per_execution)
+    assert timer.epoch_steps == 10 and timer.epoch_seconds > 0
 
 
 def test_a_fit_that_finishes_an_interrupted_epoch_knows_its_global_steps():
