@@ -235,9 +235,8 @@ def base_config():
     c.train.precision = "float32"  # mixed_bfloat16: 1.24x faster, but MNIST FM fails to train (README)
     c.train.num_samples = 100
     c.train.log_every_steps = 100
-    # Steps per call of the compiled step: the same weights in fewer calls
-    # (tests/training/test_steps_per_execution.py); 10 made the MNIST step 1.03x to 1.16x
-    # faster (benchmarks/README.md).
+    # Steps per call of the compiled step: fewer calls, the same weights
+    # (tests/training/test_steps_per_execution.py); its speed in benchmarks/README.md.
     c.train.steps_per_execution = 1
     c.train.verbose = 2
     c.train.intra_op_threads = 0  # 0 = TensorFlow's default (all cores)
@@ -279,7 +278,8 @@ RESUMABLE_KEYS = {
 }
 
 #: Keys that may change on a resume only when `deterministic` is False: with op
-#: determinism, TensorFlow gives the same numbers only with the same thread counts.
+#: determinism, TensorFlow gives the same numbers only with the same thread counts, and
+#: a loop of several steps per call is a graph it optimizes on its own.
 RESUMABLE_UNLESS_DETERMINISTIC_KEYS = (
     "train.intra_op_threads", "train.inter_op_threads", "train.steps_per_execution")
 

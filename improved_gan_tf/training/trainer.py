@@ -76,8 +76,9 @@ class Trainer:
 
     Raises:
         ConfigError: `train.run_eagerly` under a multi-replica strategy, a config the
-            data or the architecture cannot take, or `evaluation.score_every_epochs` > 0
-            without a `score_callback_factory`.
+            data or the architecture cannot take (e.g. one pass over the data that is
+            not whole calls of `train.steps_per_execution` steps), or
+            `evaluation.score_every_epochs` > 0 without a `score_callback_factory`.
         RunConfigChangedError: `workdir` holds a started run whose config.json differs
             in a run-defining key (`RunDir.check_resume`).
         LabeledSubsetChangedError: see `_check_labeled_subset`.
@@ -300,6 +301,8 @@ class Trainer:
                 (found before anything is written).
             CheckpointNotFoundError, UnreadableCheckpointError: `restore_checkpoint` is
                 not a checkpoint of the run, or does not read back.
+            ConfigError: the checkpoint's step is not a multiple of
+                `train.steps_per_execution` (`_check_resume_step`).
         """
         # Chosen (reading only) before anything is written: a refusal changes nothing.
         choice = self.checkpointer.choose(restore_checkpoint)
