@@ -61,7 +61,9 @@ def _to_float(value) -> float:
 
 
 class RunCallback(keras.callbacks.Callback):
-    """A callback that knows the global step of each batch of a run.
+    """A callback that knows the global step of each batch of a run, and the first batch
+    of the current call of the compiled step (`first_batch`; an override of
+    `on_train_batch_begin` calls this one).
 
     Args:
         steps_per_epoch: the run's steps per epoch. A `fit` with fewer `steps` (Keras's
@@ -73,9 +75,18 @@ class RunCallback(keras.callbacks.Callback):
         super().__init__()
         self.steps_per_epoch = int(steps_per_epoch)
         self.epoch = 0
+        self.first_batch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.first_batch = batch
+
+    def steps_in_call(self, batch: int) -> int:
+        """Steps of the call that ends with batch `batch` (more than 1 with
+        `steps_per_execution`)."""
+        return batch - self.first_batch + 1
 
     def steps_done(self, batch: int) -> int:
         """Global steps done once batch `batch` (0-based, of this epoch's `fit`) ends."""
@@ -112,6 +123,7 @@ class Schedule(RunCallback):
         self._apply(self.steps_done(-1))
 
     def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_begin(batch, logs)
         if self.per_step:
             self._apply(self.steps_done(batch - 1))
 
@@ -127,21 +139,17 @@ class NonFiniteGuard(RunCallback):
     def __init__(self, steps_per_epoch: int, last_checkpoint):
         super().__init__(steps_per_epoch)
         self.last_checkpoint = last_checkpoint
-        self._first_batch = 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._first_batch = batch
 
     def on_train_batch_end(self, batch, logs=None):
         bad = {k: _to_float(v) for k, v in (logs or {}).items() if not math.isfinite(_to_float(v))}
         if bad:
             where = self.last_checkpoint() or "none (no checkpoint was written)"
             step = self.steps_done(batch)
-            if batch == self._first_batch:
+            if self.steps_in_call(batch) == 1:
                 steps = f"at step {step}"
             else:
                 # One call ran these steps; the logs are those of its last step.
-                steps = (f"in steps {self.steps_done(self._first_batch)} to {step} (one call of "
+                steps = (f"in steps {self.steps_done(self.first_batch)} to {step} (one call of "
                          "the compiled step, train.steps_per_execution)")
             raise NonFiniteLossError(
                 f"Non-finite loss {steps} (epoch {self.epoch + 1}): "
@@ -173,7 +181,6 @@ class StepTimer(RunCallback):
         self.epoch_steps = 0
         self._window_seconds = 0.0
         self._window_steps = 0
-        self._first_batch = 0
         self._started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -181,12 +188,12 @@ class StepTimer(RunCallback):
         self.epoch_seconds, self.epoch_steps = 0.0, 0
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._first_batch = batch
+        super().on_train_batch_begin(batch, logs)
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         seconds = time.perf_counter() - self._started
-        steps = batch - self._first_batch + 1  # more than 1 with steps_per_execution
+        steps = self.steps_in_call(batch)
         self.epoch_seconds += seconds
         self.epoch_steps += steps
         self._window_seconds += seconds
@@ -221,6 +228,7 @@ class PeriodicCheckpoint(RunCallback):
             self.checkpointer.save(step)
 
     def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_begin(batch, logs)
         self._save_due()
 
     def on_train_batch_end(self, batch, logs=None):
