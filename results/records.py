@@ -269,15 +269,13 @@ def compare_epochs(recorded: list[dict], rerun: list[dict]) -> list[tuple[int, l
     return compared
 
 
-def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None, out=None) -> int:
+def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None) -> int:
     """Re-runs the record in `folder` for its first `epochs` epochs at its commit and
     compares them with it; returns how many epochs differ (0: the record is re-checked).
 
     `program` is the `improved-gan` to run (default: `worktree`'s, made at the record's
-    commit when missing). The run directory is temporary. Writes what it finds to `out`
-    (default: standard output).
+    commit when missing). The run directory is temporary. Prints what it finds.
     """
-    out = out or sys.stdout
     folder = pathlib.Path(folder)
     if not (folder / RECORD_JSON).is_file():
         raise RecordError(f"{folder}: no {RECORD_JSON} (is this a record folder?)")
@@ -292,7 +290,7 @@ def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None, out
             there["family_model_stepping"], there["vector_extensions"]):
         print(f"note: this CPU ({here['name']} {here['family_model_stepping']}) is not the record's "
               f"kind ({there['name']} {there['family_model_stepping']}); its rounding may differ",
-              file=out, flush=True)
+              flush=True)
     threads = record["threads"]
     with tempfile.TemporaryDirectory(prefix="recheck_") as scratch:
         workdir = pathlib.Path(scratch) / f"seed_{record['seed']}"
@@ -303,7 +301,7 @@ def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None, out
         ) + [f"--config.train.epochs={epochs}", "--config.train.verbose=0"]
         print(f"re-running {folder} for {epochs} epoch(s) at {record['commit'][:7]} "
               f"({threads['intra_op']} intra-op, {threads['inter_op']} inter-op threads)",
-              file=out, flush=True)
+              flush=True)
         finished = subprocess.run(command, cwd=pathlib.Path(worktree).resolve(), capture_output=True,
                                   text=True)
         rerun = (_read_metrics(workdir / "metrics.csv") if (workdir / "metrics.csv").is_file() else [])
@@ -316,12 +314,12 @@ def check(folder, epochs, worktree, data_dir=DEFAULT_DATA_DIR, program=None, out
         if differences:
             differing += 1
             print(f"epoch {epoch}: differs: " + ", ".join(
-                f"{column} {old} -> {new}" for column, old, new in differences), file=out)
+                f"{column} {old} -> {new}" for column, old, new in differences))
         else:
             row = rerun[epoch - 1]
             print(f"epoch {epoch}: the same (test_errors {row['test_errors']}, "
-                  f"test_errors_raw {row.get('test_errors_raw', '')}, and every loss)", file=out)
-    print(f"check: {epochs - differing} of {epochs} epoch(s) the same as the record", file=out, flush=True)
+                  f"test_errors_raw {row.get('test_errors_raw', '')}, and every loss)")
+    print(f"check: {epochs - differing} of {epochs} epoch(s) the same as the record", flush=True)
     return differing
 
 
