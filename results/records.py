@@ -68,6 +68,7 @@ DEFAULT_DATA_DIR = RESULTS.parent.parent / "shared" / "data" / "mnist"
 
 # Salimans et al. 2016, Table 1: test errors out of 10,000 (mean +- std over 10 runs).
 PAPER_TABLE_1 = {20: (1677, 452), 50: (221, 136), 100: (93, 6.5), 200: (90, 4.2)}
+PAPER_RUNS = 10
 RECIPES = {
     "mnist_feature_matching": "final release (0fa06b5): lr 0.003 constant, 300 epochs, Polyak-averaged D",
     "mnist_feature_matching_arxiv": "first commit (bb3d27b): lr 0.001, linear decay after epoch 200, "
@@ -356,6 +357,37 @@ def mean_interval(errors: list[int], confidence=0.95) -> tuple[float, float] | N
     return mean - half, mean + half
 
 
+def welch_difference(a, b, confidence=0.95) -> tuple[float, float, float, float]:
+    """Welch's comparison of two means from their summaries a, b = (mean, std, n): the
+    difference a - b, its t interval (Welch-Satterthwaite degrees of freedom) and the
+    two-sided p-value of "the means are equal". Each n must be at least 2."""
+    from scipy import stats
+
+    (mean_a, std_a, n_a), (mean_b, std_b, n_b) = a, b
+    if min(n_a, n_b) < 2:
+        raise ValueError(f"Welch's comparison needs n >= 2 on both sides, got {n_a} and {n_b}")
+    difference = mean_a - mean_b
+    var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
+    if var_a + var_b == 0:  # no spread on either side: the difference is exact
+        return difference, difference, difference, float(difference == 0)
+    scale = (var_a + var_b) ** 0.5
+    dof = (var_a + var_b) ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1))
+    half = stats.t.ppf(1 - (1 - confidence) / 2, dof) * scale
+    p = 2 * stats.t.sf(abs(difference) / scale, dof)
+    return difference, difference - half, difference + half, p
+
+
+def spread_ratio(a, b) -> tuple[float, float]:
+    """The ratio of standard deviations a / b from summaries (mean, std, n), and the
+    two-sided p-value of the F test of equal variances, (std_a / std_b)^2 ~ F(n_a - 1, n_b - 1)."""
+    from scipy import stats
+
+    (_, std_a, n_a), (_, std_b, n_b) = a, b
+    ratio = std_a / std_b
+    tail = min(stats.f.cdf(ratio ** 2, n_a - 1, n_b - 1), stats.f.sf(ratio ** 2, n_a - 1, n_b - 1))
+    return ratio, min(1.0, 2 * tail)
+
+
 def _mean_std(errors) -> str:
     mean, std = summarize(errors)
     return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
@@ -363,6 +395,35 @@ def _mean_std(errors) -> str:
 
 def _label_counts(records):
     return sorted({r["num_labeled"] for r in records})
+
+
+def _comparisons(group, paper) -> list[str]:
+    """Each recipe's final errors against the paper's, and the recipes against each other,
+    over recipes with at least two complete seeds."""
+    finals = {}
+    for name in sorted({r["config"] for r in group}):
+        errors = [r["curve"][-1][1] for r in group if r["config"] == name and r["status"] == "complete"]
+        if len(errors) > 1:
+            finals[name] = (*summarize(errors), len(errors))
+    if not finals:
+        return []
+    lines = ["", f"Against the paper (final errors, complete seeds; the paper's {paper[0]} ± {paper[1]} over",
+             f"{paper[2]} runs): the difference of the means with Welch's 95% t interval and two-sided",
+             "p-value, and the ratio of the standard deviations with the two-sided F test's p-value.", "",
+             "| recipe | complete seeds | mean − paper | 95% interval | p | std / paper's std | p (F test) |",
+             "|---|---|---|---|---|---|---|"]
+    for name, ours in finals.items():
+        difference, low, high, p = welch_difference(ours, paper)
+        ratio, p_spread = spread_ratio(ours, paper)
+        lines.append(f"| `{name}` | {ours[2]} | {difference:+.1f} | {low:.1f} to {high:.1f} | {p:.2g} "
+                     f"| {ratio:.2f} | {p_spread:.2g} |")
+    names = list(finals)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            difference, low, high, p = welch_difference(finals[second], finals[first])
+            lines += ["", f"Between the recipes: `{second}` − `{first}`, final mean: {difference:+.1f} "
+                      f"(Welch's 95% interval {low:.1f} to {high:.1f}, p = {p:.2g})."]
+    return lines
 
 
 def render_readme(records: list[dict]) -> str:
@@ -431,6 +492,7 @@ def render_readme(records: list[dict]) -> str:
             else:
                 cells = "— | — | —"
             lines.append(f"| `{name}` | {len(done)} | {cells} | {paper_mean} ± {paper_std} |")
+        lines += _comparisons(group, (paper_mean, paper_std, PAPER_RUNS))
         lines += ["", f"![test errors per epoch, every seed]({count}_labels_curves.png)"]
     return "\n".join(lines) + "\n"
 

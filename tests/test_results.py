@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from tests.conftest import REPO_ROOT
 
@@ -68,6 +69,85 @@ def test_summary_matches_numpy(errors):
         assert std is None
     else:
         assert std == pytest.approx(np.std(errors, ddof=1))
+
+
+def _samples_with(mean, std, n, seed=0):
+    """n values whose sample mean and standard deviation (n - 1) are exactly mean and std."""
+    z = np.random.default_rng(seed).normal(size=n)
+    return mean + std * (z - z.mean()) / z.std(ddof=1)
+
+
+@pytest.mark.parametrize("ours", [[87, 120, 99], [112, 87, 102], [93, 94], [60, 70, 65, 75]])
+def test_welch_difference_matches_scipy_on_samples_of_the_papers_summary(ours):
+    # scipy's Welch test on raw values: one side is ours, the other ten values with the
+    # paper's mean and std, so only the summaries can matter.
+    paper = _samples_with(93, 6.5, 10)
+    expected = stats.ttest_ind(ours, paper, equal_var=False)
+    low, high = expected.confidence_interval(0.95)
+    difference, our_low, our_high, p = records.welch_difference(
+        (np.mean(ours), np.std(ours, ddof=1), len(ours)), (93, 6.5, 10))
+    assert difference == pytest.approx(np.mean(ours) - 93)
+    assert (our_low, our_high) == (pytest.approx(low), pytest.approx(high))
+    assert p == pytest.approx(expected.pvalue)
+
+
+def test_welch_difference_matches_a_t_table_and_its_edge_cases():
+    # Equal spreads and sizes n = 2: Welch's degrees of freedom are 2 (n_a + n_b - 2), and
+    # t(0.975, 2) = 4.303 from a printed table; the standard error is sqrt(50 + 50) = 10.
+    difference, low, high, _ = records.welch_difference((100, 10, 2), (90, 10, 2))
+    assert (difference, low, high) == (10, pytest.approx(10 - 43.03, abs=0.01), pytest.approx(10 + 43.03, abs=0.01))
+    assert records.welch_difference((95, 0, 3), (95, 0, 10)) == (0, 0, 0, 1.0)
+    assert records.welch_difference((97, 0, 3), (95, 0, 10)) == (2, 2, 2, 0.0)
+    assert records.welch_difference((95, 4, 3), (95, 6.5, 10))[3] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="got 1 and 10"):
+        records.welch_difference((95, 0, 1), (93, 6.5, 10))
+
+
+# F(0.975; 2, 9) = 5.715 and F(0.975; 9, 2) = 39.39 from a printed table: two-sided 5% points
+# of the ratio of variances for 3 seeds against 10 runs are 5.715 and 1 / 39.39.
+@pytest.mark.parametrize("variance_ratio", [5.715, 1 / 39.39])
+def test_spread_ratio_matches_an_f_table(variance_ratio):
+    ratio, p = records.spread_ratio((100, 6.5 * variance_ratio ** 0.5, 3), (93, 6.5, 10))
+    assert ratio == pytest.approx(variance_ratio ** 0.5)
+    assert p == pytest.approx(0.05, abs=5e-4)
+
+
+def test_spread_ratio_of_equal_spreads_and_no_spread():
+    assert records.spread_ratio((90, 6.5, 10), (93, 6.5, 10)) == (1.0, pytest.approx(1.0))
+    assert records.spread_ratio((90, 0, 3), (93, 6.5, 10)) == (0.0, 0.0)
+
+
+def _record(config, seed, status, final, num_labeled=100):
+    return {"config": config, "seed": seed, "status": status, "num_labeled": num_labeled, "epochs": 300,
+            "last_epoch": 300, "curve": [(1, 2000), (300, final)], "raw_curve": [], "commit": "0" * 40,
+            "stopped_because": "its run directory was lost"}
+
+
+def test_recipes_are_compared_with_the_paper_and_each_other_from_two_complete_seeds():
+    group = [_record("mnist_feature_matching", 1, "complete", 87), _record("mnist_feature_matching", 3, "complete", 120),
+             _record("mnist_feature_matching", 2, "stopped", 20),
+             _record("mnist_feature_matching_arxiv", 1, "complete", 112),
+             _record("mnist_feature_matching_arxiv", 3, "complete", 87),
+             _record("mnist_feature_matching_arxiv", 4, "running", 20)]
+    text = records.render_readme(group)
+    paper = _samples_with(93, 6.5, 10)
+    for name, ours in (("mnist_feature_matching", [87, 120]), ("mnist_feature_matching_arxiv", [112, 87])):
+        welch = stats.ttest_ind(ours, paper, equal_var=False)
+        low, high = welch.confidence_interval(0.95)
+        spread_p = 2 * min(stats.f.cdf(np.var(ours, ddof=1) / 6.5 ** 2, 1, 9),
+                           stats.f.sf(np.var(ours, ddof=1) / 6.5 ** 2, 1, 9))
+        assert (f"| `{name}` | 2 | {np.mean(ours) - 93:+.1f} | {low:.1f} to {high:.1f} | {welch.pvalue:.2g} "
+                f"| {np.std(ours, ddof=1) / 6.5:.2f} | {spread_p:.2g} |") in text
+    between = stats.ttest_ind([112, 87], [87, 120], equal_var=False)
+    low, high = between.confidence_interval(0.95)
+    assert (f"`mnist_feature_matching_arxiv` − `mnist_feature_matching`, final mean: {99.5 - 103.5:+.1f} "
+            f"(Welch's 95% interval {low:.1f} to {high:.1f}, p = {between.pvalue:.2g})") in text
+
+
+def test_no_comparison_without_two_complete_seeds():
+    text = records.render_readme([_record("mnist_feature_matching", 1, "complete", 87),
+                                  _record("mnist_feature_matching", 2, "running", 90)])
+    assert "Against the paper" not in text and "Between the recipes" not in text
 
 
 def _fake_run(root, epochs_done, epochs, deterministic=True, num_labeled=100):
