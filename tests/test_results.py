@@ -311,20 +311,22 @@ def test_check_finds_a_record_the_same_except_for_its_timings(tmp_path, monkeypa
     assert lines[-3:] == [
         "epoch 1: the same (test_errors 199, test_errors_raw 209, and every loss)",
         "epoch 2: the same (test_errors 198, test_errors_raw 208, and every loss)",
-        "check: 2 of 2 epoch(s) the same as the record",
+        "check: 2 of 2 epoch(s) the same as the record in every value; test errors the same in 2 of 2",
     ]
 
 
-@pytest.mark.parametrize("change,line", [
-    ("test_errors=197", "epoch 2: differs: test_errors 198 -> 197"),
-    ("d_loss=0.50000001", "epoch 2: differs: d_loss 0.5 -> 0.50000001"),
+@pytest.mark.parametrize("change,line,errors_same", [
+    ("test_errors=197", "epoch 2: differs: test_errors 198 -> 197 (relative 5.1e-03)", 2),
+    ("d_loss=0.50000001", "epoch 2: differs: d_loss 0.5 -> 0.50000001 (relative 2.0e-08)", 3),
 ])
-def test_check_names_the_epoch_and_the_value_that_differ(tmp_path, monkeypatch, capsys, change, line):
+def test_check_names_the_epoch_and_the_value_that_differ(tmp_path, monkeypatch, capsys, change, line,
+                                                         errors_same):
     folder, trainer = _record_to_recheck(tmp_path, monkeypatch)
     monkeypatch.setenv("RECHECK_CHANGE", change)
     assert records.check(folder, 3, tmp_path / "checkout", program=trainer) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-4:] == [lines[-4], line, lines[-2], "check: 2 of 3 epoch(s) the same as the record"]
+    assert lines[-4:] == [lines[-4], line, lines[-2], "check: 2 of 3 epoch(s) the same as the record "
+                          f"in every value; test errors the same in {errors_same} of 3"]
     assert lines[-4].startswith("epoch 1: the same") and lines[-2].startswith("epoch 3: the same")
 
 
