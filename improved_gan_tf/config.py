@@ -39,8 +39,8 @@ Keys (see `base_config` for the defaults):
   `jit_compile`, `run_eagerly` (debugging; tiny test runs), `precision`, `num_samples`, `log_every_steps`,
   `steps_per_execution` (steps per call of the compiled train step, Keras's
   `compile(steps_per_execution=...)`: the same training in fewer calls, bit for bit in the
-  weights where tested, though a logged mean loss may differ in its last bits, as it can
-  between any two processes; checkpoints,
+  weights where tested, though a logged mean loss may differ in its last bits (as it can
+  between two processes of one command); checkpoints,
   step logs and the steps per epoch must then fall on a call's end),
   `intra_op_threads` / `inter_op_threads` (TensorFlow's thread pools; 0 = its default.
   Deterministic runs give the same numbers only with the same thread counts).

@@ -5,8 +5,8 @@ CPU device: 2 epochs of 20 steps of the quickstart model (batches of 20), checkp
 every 10 steps, one with a call per step and one with 5 steps per call. They must save
 the same checkpoints, with the same values, and record the same epochs: the same test
 errors, and losses equal but for the last bits of an epoch's mean loss. One epoch's mean D
-loss has been seen 1 ulp apart here while the weights were bit for bit the same; that is
-not the steps per call: two processes of one command with a call per step can log mean D
+loss has been seen 1 ulp apart here while the weights were bit for bit the same. That needs
+no steps per call: two processes of one command with a call per step can log mean D
 losses a few ulps apart with the same weights (results/README.md says what was measured).
 """
 
