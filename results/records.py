@@ -413,12 +413,18 @@ def _label_counts(records):
     return sorted({r["num_labeled"] for r in records})
 
 
-def _comparisons(group, paper) -> list[str]:
+def _complete_by_recipe(group) -> dict[str, list[dict]]:
+    """Each recipe of `group` (sorted by name) with its complete records."""
+    return {name: [r for r in group if r["config"] == name and r["status"] == "complete"]
+            for name in sorted({r["config"] for r in group})}
+
+
+def _comparisons(complete, paper) -> list[str]:
     """Each recipe's final errors against the paper's, and the recipes against each other,
-    over recipes with at least two complete seeds."""
+    over recipes with at least two complete seeds (`complete`: `_complete_by_recipe`)."""
     finals = {}
-    for name in sorted({r["config"] for r in group}):
-        errors = [r["curve"][-1][1] for r in group if r["config"] == name and r["status"] == "complete"]
+    for name, done in complete.items():
+        errors = [r["curve"][-1][1] for r in done]
         if len(errors) > 1:
             finals[name] = (*summarize(errors), len(errors))
     if not finals:
@@ -508,8 +514,8 @@ def render_readme(records: list[dict]) -> str:
         lines += ["", "| recipe | complete seeds | final, mean ± std | final, 95% interval of the mean "
                   "| best, mean ± std | paper |",
                   "|---|---|---|---|---|---|"]
-        for name in sorted({r["config"] for r in group}):
-            done = [r for r in group if r["config"] == name and r["status"] == "complete"]
+        complete = _complete_by_recipe(group)
+        for name, done in complete.items():
             if done:
                 finals = [r["curve"][-1][1] for r in done]
                 bests = [min(e for _, e in r["curve"]) for r in done]
@@ -519,7 +525,7 @@ def render_readme(records: list[dict]) -> str:
             else:
                 cells = "— | — | —"
             lines.append(f"| `{name}` | {len(done)} | {cells} | {paper_mean} ± {paper_std} |")
-        lines += _comparisons(group, (paper_mean, paper_std, PAPER_RUNS))
+        lines += _comparisons(complete, (paper_mean, paper_std, PAPER_RUNS))
         lines += ["", f"![test errors per epoch, every seed]({count}_labels_curves.png)"]
     return "\n".join(lines) + "\n"
 
