@@ -60,6 +60,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 RESULTS = pathlib.Path(__file__).resolve().parent
 RECORD_JSON = "record.json"
@@ -448,6 +449,31 @@ def _comparisons(complete, paper) -> list[str]:
     return lines
 
 
+def _other_label_counts_note(records) -> list[str]:
+    """Which recipe the label counts other than 100 use, and how its mean final error over
+    the complete 100-label seeds compares with each other recipe's (two complete seeds each)."""
+    used = sorted({r["config"] for r in records if r["num_labeled"] != 100})
+    if not used:
+        return []
+    finals = {name: [r["curve"][-1][1] for r in done]
+              for name, done in _complete_by_recipe([r for r in records if r["num_labeled"] == 100]).items()
+              if len(done) > 1}
+    note = f"The other label counts use {', '.join(f'`{name}`' for name in used)}."
+    for chosen in used:
+        for other in (name for name in finals if name != chosen and chosen in finals):
+            ours, theirs = finals[chosen], finals[other]
+            difference, _, _, p = welch_difference((*summarize(ours), len(ours)),
+                                                   (*summarize(theirs), len(theirs)))
+            note += (f" Over the complete 100-label seeds, `{chosen}`'s mean final error ({len(ours)} seeds) is ")
+            if difference == 0:
+                note += f"the same as `{other}`'s ({len(theirs)} seeds)."
+                continue
+            chance = "a difference the seeds cannot tell from chance" if p >= 0.05 else "a significant difference"
+            note += (f"{'lower' if difference < 0 else 'higher'} than `{other}`'s ({len(theirs)} seeds) by "
+                     f"{abs(difference):.1f} test errors of 10,000, {chance} (Welch's p = {p:.2g}; below).")
+    return ["", *textwrap.wrap(note, 88)]
+
+
 def render_readme(records: list[dict]) -> str:
     lines = [
         "# Reproduction records: MNIST semi-supervised (Salimans et al. 2016, Table 1)",
@@ -490,9 +516,7 @@ def render_readme(records: list[dict]) -> str:
     ]
     for name, text in RECIPES.items():
         lines.append(f"- `{name}`: {text}")
-    lines += ["", "The other label counts (one seed each) use `mnist_feature_matching_arxiv`: over the three",
-              "complete 100-label seeds of each recipe its mean final error was the lower one, by one",
-              "test error of 10,000, a difference the seeds cannot tell from chance (below)."]
+    lines += _other_label_counts_note(records)
     for count in _label_counts(records):
         paper_mean, paper_std = PAPER_TABLE_1[count]
         group = [r for r in records if r["num_labeled"] == count]

@@ -144,6 +144,37 @@ def test_recipes_are_compared_with_the_paper_and_each_other_from_two_complete_se
             f"(Welch's 95% interval {low:.1f} to {high:.1f}, p = {between.pvalue:.2g})") in text
 
 
+@pytest.mark.parametrize("final_finals, arxiv_finals, side, chance", [
+    ([87, 120], [112, 87], "lower", "a difference the seeds cannot tell from chance"),
+    ([87, 120], [130, 110], "higher", "a difference the seeds cannot tell from chance"),
+    ([120, 121, 119], [90, 91, 89], "lower", "a significant difference")])
+def test_the_other_label_counts_recipe_is_compared_at_100_labels_from_the_records(final_finals, arxiv_finals,
+                                                                                  side, chance):
+    group = [*(_record("mnist_feature_matching", s, "complete", e) for s, e in enumerate(final_finals, 1)),
+             *(_record("mnist_feature_matching_arxiv", s, "complete", e) for s, e in enumerate(arxiv_finals, 1)),
+             _record("mnist_feature_matching_arxiv", 1, "running", 3000, num_labeled=20)]
+    text = " ".join(records.render_readme(group).split())
+    between = stats.ttest_ind(arxiv_finals, final_finals, equal_var=False)
+    n, m = len(arxiv_finals), len(final_finals)
+    assert "The other label counts use `mnist_feature_matching_arxiv`." in text
+    assert (f"`mnist_feature_matching_arxiv`'s mean final error ({n} seeds) is {side} than "
+            f"`mnist_feature_matching`'s ({m} seeds) by {abs(np.mean(arxiv_finals) - np.mean(final_finals)):.1f} "
+            f"test errors of 10,000, {chance} (Welch's p = {between.pvalue:.2g}; below).") in text
+    assert (between.pvalue < 0.05) == (chance == "a significant difference")
+
+
+def test_no_other_label_counts_note_without_them_and_the_same_means_are_the_same():
+    group = [_record("mnist_feature_matching", 1, "complete", 87), _record("mnist_feature_matching", 2, "complete", 99),
+             _record("mnist_feature_matching_arxiv", 1, "complete", 99),
+             _record("mnist_feature_matching_arxiv", 2, "complete", 87)]
+    assert "other label counts" not in records.render_readme(group)
+    text = " ".join(records.render_readme([*group, _record("mnist_feature_matching", 1, "running", 160,
+                                                                   num_labeled=200)]).split())
+    assert ("The other label counts use `mnist_feature_matching`. Over the complete 100-label seeds, "
+            "`mnist_feature_matching`'s mean final error (2 seeds) is the same as "
+            "`mnist_feature_matching_arxiv`'s (2 seeds).") in text
+
+
 def test_no_comparison_without_two_complete_seeds():
     text = records.render_readme([_record("mnist_feature_matching", 1, "complete", 87),
                                   _record("mnist_feature_matching", 2, "running", 90)])
