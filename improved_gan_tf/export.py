@@ -69,7 +69,9 @@ received value, e.g.
 The checks are one reduction over the input each (a few microseconds next to the
 network). The limits are also written to `assets.extra/signatures.json` in each
 version directory (`SIGNATURES_FILENAME`; TF Serving ignores the file), which
-lists every signature's inputs, dtypes, shapes, ranges and `max_batch_size`.
+lists every signature's inputs, dtypes, shapes, ranges and `max_batch_size`, and
+for the classifier which of D's weights it holds (`weights`: "polyak_average" or
+"current").
 
 Exports are deterministic (exporting the same weights twice gives byte-identical
 `variables/` files), refuse to replace an existing version unless
@@ -629,6 +631,15 @@ def export_classifier(
     return write_versions({export_dir: write}, overwrite)[0]
 
 
+def _served_weights(gan, use_averaged_weights) -> str:
+    """Which of D's weights a classifier export holds: "polyak_average" when asked for and
+    the model has a Polyak average that has been updated, else "current"."""
+    average = getattr(gan, "d_polyak_average", None)
+    if use_averaged_weights and average is not None and float(keras.ops.convert_to_numpy(average.count)) > 0:
+        return "polyak_average"
+    return "current"
+
+
 def _classifier_writer(
     gan, *, dataset, image_shape, preprocess, use_averaged_weights, max_batch_size
 ):
@@ -679,8 +690,10 @@ def _classifier_writer(
         "p_real": {"dtype": "float32", "shape": [-1], "range": [0.0, 1.0]},
         "logits": {"dtype": "float32", "shape": [-1, num_classes]},
     }
+    weights = _served_weights(gan, use_averaged_weights)
     contract = {
         "model": "classifier",
+        "weights": weights,
         "max_batch_size": max_batch_size,
         "signatures": {
             "serving_default": {
@@ -707,7 +720,7 @@ def _classifier_writer(
                 classify_float, [tf.TensorSpec([None, *image_shape], tf.float32, name="images")]
             ),
         }
-        averaged = gan.averaged_discriminator_weights() if use_averaged_weights else contextlib.nullcontext()
+        averaged = gan.averaged_discriminator_weights() if weights == "polyak_average" else contextlib.nullcontext()
         with averaged:  # the variables hold the averaged values while they are saved
             _save_signatures(path, endpoints, discriminator.variables)
         _write_signatures_file(path, contract)
@@ -732,8 +745,10 @@ def export_run(
     Restores the run with `training.restore_run(workdir, checkpoint)` (the run's
     `config.json` and its latest -- or the given -- `tf.train` checkpoint), then
     writes `EXPORT_BASE/<generator_name>/<version>` and, when the run is
-    semi-supervised, `EXPORT_BASE/<classifier_name>/<version>` with D's
-    Polyak-averaged weights. Image shape, preprocessing and G's output range come
+    semi-supervised, `EXPORT_BASE/<classifier_name>/<version>` with the D whose test
+    error the run reports: its Polyak-averaged weights when the model keeps them and
+    the config's `model.test_with_polyak_average` is True, else the current weights
+    (as `mnist_feature_matching_arxiv`, whose recipe tests the current D). Image shape, preprocessing and G's output range come
     from the run's dataset and `data.preprocess` (G models the preprocessed data
     space, mapped to pixels by the inverse of that preprocess, `data.to_unit_interval_tf`).
 
@@ -755,8 +770,9 @@ def export_run(
 
     Returns:
         dict with "version", "step" (the checkpoint's global step), "generator"
-        and "classifier" (absolute paths; "classifier" is None for unsupervised runs)
-        and "max_batch_size".
+        and "classifier" (absolute paths; "classifier" is None for unsupervised runs),
+        "classifier_weights" ("polyak_average" or "current"; None for unsupervised
+        runs) and "max_batch_size".
 
     Raises:
         RunDirectoryError: `workdir` does not exist, or has no config.json or no
@@ -799,11 +815,14 @@ def export_run(
         gan, latent_dim=None, latent_distribution=None, image_shape=facts.image_shape,
         output_range=facts.preprocess, max_batch_size=max_batch_size,
     )}
+    classifier_weights = None
     if gan.num_classes is not None:
+        averaged = bool(config.model.test_with_polyak_average)
+        classifier_weights = _served_weights(gan, averaged)
         targets["classifier"] = export_base / classifier_name / str(version)
         writers[targets["classifier"]] = _classifier_writer(
             gan, dataset=facts.name, image_shape=facts.image_shape, preprocess=facts.preprocess,
-            use_averaged_weights=True, max_batch_size=max_batch_size,
+            use_averaged_weights=averaged, max_batch_size=max_batch_size,
         )
     written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
@@ -811,5 +830,6 @@ def export_run(
         "step": restored.step,
         "generator": written["generator"],
         "classifier": written.get("classifier"),
+        "classifier_weights": classifier_weights,
         "max_batch_size": max_batch_size,
     }

@@ -390,6 +390,25 @@ def test_classifier_uses_polyak_averaged_weights(export_base, references):
     assert np.abs(logits - references["current_logits"]).max() > 1e-2
 
 
+def test_the_classifier_records_which_weights_it_holds(trained_gan, export_base, references, mnist_arrays,
+                                                       tmp_path):
+    def described(version_dir):
+        return json.loads((version_dir / export.SIGNATURES_FILENAME).read_text())["weights"]
+
+    assert described(export_base / "classifier" / "1") == "polyak_average"
+    current = export.export_classifier(trained_gan, tmp_path / "current" / "1", dataset="mnist",
+                                       use_averaged_weights=False)
+    logits = tf.saved_model.load(str(current)).signatures["serving_default"](
+        images=tf.constant(references["classifier_images"]))["logits"].numpy()
+    np.testing.assert_allclose(logits, references["current_logits"], atol=TOLERANCE)
+    assert described(current) == "current"
+    # An average that was never updated holds nothing to serve: the current weights are.
+    untrained = ImprovedGAN(architectures.mnist_mlp_generator(), architectures.mnist_mlp_discriminator(seed=1),
+                            num_classes=10, feature_layer=architectures.FEATURE_LAYER, polyak_rate=0.3)
+    untrained.initialize(data_lib.preprocess_array(mnist_arrays[0][:100], "unit_flat"))
+    assert described(export.export_classifier(untrained, tmp_path / "untrained" / "1", dataset="mnist")) == "current"
+
+
 def test_signatures_refuse_wrong_dtype_and_shape(export_base):
     classifier = tf.saved_model.load(str(export_base / "classifier" / "1"))
     serve = classifier.signatures["serving_default"]
@@ -946,6 +965,8 @@ def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp
     assert result["version"] == 1 and result["step"] == 2
     assert result["generator"] == base / "generator" / "1"
     assert result["classifier"] == base / "classifier" / "1"
+    assert result["classifier_weights"] == "polyak_average"
+    assert json.loads((result["classifier"] / export.SIGNATURES_FILENAME).read_text())["weights"] == "polyak_average"
 
     z = np.random.default_rng(5).random((3, 100), dtype=np.float32)
     served = tf.saved_model.load(str(result["generator"])).signatures["serving_default"](z=tf.constant(z))
@@ -969,6 +990,30 @@ def test_export_run_restores_the_checkpoint_and_exports_both_models(run_dir, tmp
     with pytest.raises(FileExistsError, match="--overwrite"):
         export.export_run(workdir, base, version=2)
     assert export.export_run(workdir, base, version=2, overwrite=True)["version"] == 2
+
+
+def test_export_run_serves_the_current_d_when_the_run_tests_the_current_d(run_dir, tmp_path):
+    # `mnist_feature_matching_arxiv` reports the current D's test error although its
+    # model keeps a Polyak average: the exported classifier is the D the figure is of.
+    from improved_gan_tf import training
+
+    workdir, gan = run_dir
+    current_run = tmp_path / "run"
+    shutil.copytree(workdir, current_run)
+    config = json.loads((current_run / training.CONFIG_FILENAME).read_text())
+    config["model"]["test_with_polyak_average"] = False
+    (current_run / training.CONFIG_FILENAME).write_text(json.dumps(config))
+    result = export.export_run(current_run, tmp_path / "serving")
+    assert result["classifier_weights"] == "current"
+    assert json.loads((result["classifier"] / export.SIGNATURES_FILENAME).read_text())["weights"] == "current"
+    pixels = np.random.default_rng(6).integers(0, 256, (4, 28, 28, 1), dtype=np.uint8)
+    logits = tf.saved_model.load(str(result["classifier"])).signatures["serving_default"](
+        images=tf.constant(pixels)
+    )["logits"].numpy()
+    x = data_lib.preprocess_array(pixels, "unit_flat")
+    np.testing.assert_allclose(logits, gan.discriminator(x, training=False).numpy(), atol=TOLERANCE)
+    with gan.averaged_discriminator_weights():
+        assert np.abs(logits - gan.discriminator(x, training=False).numpy()).max() > 1e-3
 
 
 def test_export_run_passes_max_batch_size_to_both_models(run_dir, tmp_path):

@@ -6,7 +6,9 @@
 writes EXPORT_BASE/generator/<version>/ and, for a semi-supervised run,
 EXPORT_BASE/classifier/<version>/ (the signatures: `improved_gan_tf.export`), both or
 neither; then prints one JSON line: {"version", "step", "generator", "classifier",
-"max_batch_size"}. Every served signature refuses a batch above --max_batch_size
+"classifier_weights", "max_batch_size"}. The classifier is the D whose test error the
+run reports ("classifier_weights": "polyak_average", or "current" when the config's
+`model.test_with_polyak_average` is False or the model keeps no average). Every served signature refuses a batch above --max_batch_size
 (and non-finite or out-of-range inputs) with INVALID_ARGUMENT.
 The version defaults to the next free one of either model; an existing version is
 refused unless --overwrite. A missing run directory or checkpoint, an existing

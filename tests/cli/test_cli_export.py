@@ -39,7 +39,7 @@ def test_export_prints_its_json_line_then_refuses_the_same_version(improved_gan,
     assert printed == {"version": 3, "step": 2,
                        "generator": str(tmp_path / "serving" / "generator" / "3"),
                        "classifier": str(tmp_path / "serving" / "classifier" / "3"),
-                       "max_batch_size": 16}
+                       "classifier_weights": "polyak_average", "max_batch_size": 16}
     for name in ("generator", "classifier"):
         described = json.loads(
             (tmp_path / "serving" / name / "3" / "assets.extra" / "signatures.json").read_text())
