@@ -405,6 +405,25 @@ def spread_ratio(a, b) -> tuple[float, float]:
     return ratio, min(1.0, 2 * tail)
 
 
+def prediction_interval(paper, value=None, confidence=0.95):
+    """Where one more run would fall if it came from the runs a summary (mean, std, n)
+    describes: the t prediction interval mean -+ t(1 - (1 - confidence) / 2, n - 1) * std *
+    sqrt(1 + 1 / n), and, for a `value`, the two-sided p-value of it under that
+    distribution, (value - mean) / (std * sqrt(1 + 1 / n)) ~ t(n - 1). n must be at least 2."""
+    from scipy import stats
+
+    mean, std, n = paper
+    if n < 2:
+        raise ValueError(f"a prediction interval needs n >= 2 runs, got {n}")
+    scale = std * (1 + 1 / n) ** 0.5
+    half = stats.t.ppf(1 - (1 - confidence) / 2, n - 1) * scale
+    if value is None:
+        return mean - half, mean + half, None
+    if scale == 0:
+        return mean, mean, float(value == mean)
+    return mean - half, mean + half, 2 * stats.t.sf(abs(value - mean) / scale, n - 1)
+
+
 def _mean_std(errors) -> str:
     mean, std = summarize(errors)
     return f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
@@ -422,15 +441,23 @@ def _complete_by_recipe(group) -> dict[str, list[dict]]:
 
 def _comparisons(complete, paper) -> list[str]:
     """Each recipe's final errors against the paper's, and the recipes against each other,
-    over recipes with at least two complete seeds (`complete`: `_complete_by_recipe`)."""
-    finals = {}
+    over recipes with at least two complete seeds (`complete`: `_complete_by_recipe`); a
+    recipe with one complete seed against the paper's prediction interval for one run."""
+    finals, single = {}, []
     for name, done in complete.items():
         errors = [r["curve"][-1][1] for r in done]
         if len(errors) > 1:
             finals[name] = (*summarize(errors), len(errors))
+        elif errors:
+            low, high, p = prediction_interval(paper, errors[0])
+            single.append(f"`{name}` seed {done[0]['seed']}, the one complete seed, ended at {errors[0]} test "
+                          f"errors. One more run like the paper's {paper[2]} ({paper[0]} ± {paper[1]}) falls in "
+                          f"{low:.1f} to {high:.1f} with 95% probability (t prediction interval, mean ± t · std "
+                          f"· √(1 + 1/{paper[2]})); as far from the mean as {errors[0]} or farther: p = {p:.2g}.")
+    lines = [line for text in single for line in ("", *textwrap.wrap(text, 88))]
     if not finals:
-        return []
-    lines = ["", f"Against the paper (final errors, complete seeds; the paper's {paper[0]} ± {paper[1]} over",
+        return lines
+    lines += ["", f"Against the paper (final errors, complete seeds; the paper's {paper[0]} ± {paper[1]} over",
              f"{paper[2]} runs): the difference of the means with Welch's 95% t interval and two-sided",
              "p-value, and the ratio of the standard deviations with the two-sided F test's p-value.", "",
              "| recipe | complete seeds | mean − paper | 95% interval | p | std / paper's std | p (F test) |",

@@ -117,6 +117,33 @@ def test_spread_ratio_of_equal_spreads_and_no_spread():
     assert records.spread_ratio((90, 0, 3), (93, 6.5, 10)) == (0.0, 0.0)
 
 
+def test_prediction_interval_matches_a_t_table_and_covers_95_percent_of_new_runs():
+    # t(0.975, 9) = 2.262 (printed tables): 93 -+ 2.262 * 6.5 * sqrt(1.1).
+    low, high, _ = records.prediction_interval((93, 6.5, 10))
+    assert (low, high) == (pytest.approx(93 - 2.262 * 6.5 * 1.1 ** 0.5, abs=0.01),
+                           pytest.approx(93 + 2.262 * 6.5 * 1.1 ** 0.5, abs=0.01))
+    # At either end of the 95% interval a value's two-sided p is 0.05; at the mean, 1.
+    assert records.prediction_interval((93, 6.5, 10), high)[2] == pytest.approx(0.05)
+    assert records.prediction_interval((93, 6.5, 10), low)[2] == pytest.approx(0.05)
+    assert records.prediction_interval((93, 6.5, 10), 93)[2] == pytest.approx(1.0)
+    # Simulated: ten normal runs, then one more; the interval from the ten holds the
+    # eleventh in 95% of trials (20,000 trials: standard error 0.0015).
+    rng = np.random.default_rng(0)
+    runs = rng.normal(1677, 452, size=(20_000, 11))
+    covered = 0
+    for row in runs:
+        low, high, _ = records.prediction_interval((row[:10].mean(), row[:10].std(ddof=1), 10))
+        covered += low <= row[10] <= high
+    assert covered / len(runs) == pytest.approx(0.95, abs=0.006)
+
+
+def test_prediction_interval_edge_cases():
+    assert records.prediction_interval((90, 0.0, 10), 90) == (90, 90, 1.0)
+    assert records.prediction_interval((90, 0.0, 10), 91) == (90, 90, 0.0)
+    with pytest.raises(ValueError, match="n >= 2"):
+        records.prediction_interval((90, 4.2, 1), 91)
+
+
 def _record(config, seed, status, final, num_labeled=100):
     return {"config": config, "seed": seed, "status": status, "num_labeled": num_labeled, "epochs": 300,
             "last_epoch": 300, "curve": [(1, 2000), (300, final)], "raw_curve": [], "commit": "0" * 40,
@@ -173,6 +200,18 @@ def test_no_other_label_counts_note_without_them_and_the_same_means_are_the_same
     assert ("The other label counts use `mnist_feature_matching`. Over the complete 100-label seeds, "
             "`mnist_feature_matching`'s mean final error (2 seeds) is the same as "
             "`mnist_feature_matching_arxiv`'s (2 seeds).") in text
+
+
+def test_one_complete_seed_is_placed_in_the_papers_prediction_interval():
+    group = [_record("mnist_feature_matching_arxiv", 1, "complete", 2900, num_labeled=20),
+             _record("mnist_feature_matching_arxiv", 2, "running", 1500, num_labeled=20)]
+    text = " ".join(records.render_readme(group).split())
+    scale = 452 * np.sqrt(1 + 1 / 10)
+    low, high = stats.t.interval(0.95, 9, loc=1677, scale=scale)
+    p = 2 * stats.t.sf((2900 - 1677) / scale, 9)
+    assert (f"`mnist_feature_matching_arxiv` seed 1, the one complete seed, ended at 2900 test errors. One more "
+            f"run like the paper's 10 (1677 ± 452) falls in {low:.1f} to {high:.1f} with 95% probability") in text
+    assert f"as far from the mean as 2900 or farther: p = {p:.2g}." in text and "Against the paper" not in text
 
 
 def test_no_comparison_without_two_complete_seeds():
