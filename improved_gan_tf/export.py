@@ -634,10 +634,10 @@ def export_classifier(
 def _served_weights(gan, use_averaged_weights) -> str:
     """Which of D's weights a classifier export holds: "polyak_average" when asked for and
     the model has a Polyak average that has been updated, else "current"."""
-    average = getattr(gan, "d_polyak_average", None)
-    if use_averaged_weights and average is not None and float(keras.ops.convert_to_numpy(average.count)) > 0:
-        return "polyak_average"
-    return "current"
+    average = gan.d_polyak_average
+    if not use_averaged_weights or average is None:
+        return "current"
+    return "polyak_average" if float(keras.ops.convert_to_numpy(average.count)) > 0 else "current"
 
 
 def _classifier_writer(
@@ -748,9 +748,10 @@ def export_run(
     semi-supervised, `EXPORT_BASE/<classifier_name>/<version>` with the D whose test
     error the run reports: its Polyak-averaged weights when the model keeps them and
     the config's `model.test_with_polyak_average` is True, else the current weights
-    (as `mnist_feature_matching_arxiv`, whose recipe tests the current D). Image shape, preprocessing and G's output range come
-    from the run's dataset and `data.preprocess` (G models the preprocessed data
-    space, mapped to pixels by the inverse of that preprocess, `data.to_unit_interval_tf`).
+    (as `mnist_feature_matching_arxiv`, whose recipe tests the current D). Image
+    shape, preprocessing and G's output range come from the run's dataset and
+    `data.preprocess` (G models the preprocessed data space, mapped to pixels by the
+    inverse of that preprocess, `data.to_unit_interval_tf`).
 
     Both models are written before either appears (see `export_dirs.write_versions`):
     an existing version is refused before anything is written, and a failure while

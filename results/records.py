@@ -486,8 +486,8 @@ def _other_label_counts_note(records) -> list[str]:
               for name, done in _complete_by_recipe([r for r in records if r["num_labeled"] == 100]).items()
               if len(done) > 1}
     note = f"The other label counts use {', '.join(f'`{name}`' for name in used)}."
-    for chosen in used:
-        for other in (name for name in finals if name != chosen and chosen in finals):
+    for chosen in (name for name in used if name in finals):
+        for other in (name for name in finals if name != chosen):
             ours, theirs = finals[chosen], finals[other]
             difference, _, _, p = welch_difference((*summarize(ours), len(ours)),
                                                    (*summarize(theirs), len(theirs)))

@@ -8,8 +8,9 @@ EXPORT_BASE/classifier/<version>/ (the signatures: `improved_gan_tf.export`), bo
 neither; then prints one JSON line: {"version", "step", "generator", "classifier",
 "classifier_weights", "max_batch_size"}. The classifier is the D whose test error the
 run reports ("classifier_weights": "polyak_average", or "current" when the config's
-`model.test_with_polyak_average` is False or the model keeps no average). Every served signature refuses a batch above --max_batch_size
-(and non-finite or out-of-range inputs) with INVALID_ARGUMENT.
+`model.test_with_polyak_average` is False or the model keeps no average). Every served
+signature refuses a batch above --max_batch_size (and non-finite or out-of-range
+inputs) with INVALID_ARGUMENT.
 The version defaults to the next free one of either model; an existing version is
 refused unless --overwrite. A missing run directory or checkpoint, an existing
 version or a bad model name is a user error: one line on stderr, exit status 2.
