@@ -624,7 +624,7 @@ def export_classifier(
         ValueError: the GAN is not semi-supervised, the raw image shape or
             preprocessing cannot be told, or an argument is invalid.
     """
-    write = _classifier_writer(
+    write, _ = _classifier_writer(
         gan, dataset=dataset, image_shape=image_shape, preprocess=preprocess,
         use_averaged_weights=use_averaged_weights, max_batch_size=max_batch_size,
     )
@@ -643,7 +643,8 @@ def _served_weights(gan, use_averaged_weights) -> str:
 def _classifier_writer(
     gan, *, dataset, image_shape, preprocess, use_averaged_weights, max_batch_size
 ):
-    """Checks the GAN's discriminator and returns `write(path)`, which saves its SavedModel."""
+    """Checks the GAN's discriminator and returns `(write, weights)`: `write(path)` saves
+    its SavedModel, holding the weights `weights` names (`_served_weights`)."""
     if getattr(gan, "num_classes", None) is None:
         raise ValueError(
             "export_classifier needs a semi-supervised ImprovedGAN (num_classes=K): an "
@@ -725,7 +726,7 @@ def _classifier_writer(
             _save_signatures(path, endpoints, discriminator.variables)
         _write_signatures_file(path, contract)
 
-    return write
+    return write, weights
 
 
 # ----------------------------------------------------------------------------- run directories
@@ -818,12 +819,10 @@ def export_run(
     )}
     classifier_weights = None
     if gan.num_classes is not None:
-        averaged = bool(config.model.test_with_polyak_average)
-        classifier_weights = _served_weights(gan, averaged)
         targets["classifier"] = export_base / classifier_name / str(version)
-        writers[targets["classifier"]] = _classifier_writer(
+        writers[targets["classifier"]], classifier_weights = _classifier_writer(
             gan, dataset=facts.name, image_shape=facts.image_shape, preprocess=facts.preprocess,
-            use_averaged_weights=averaged, max_batch_size=max_batch_size,
+            use_averaged_weights=bool(config.model.test_with_polyak_average), max_batch_size=max_batch_size,
         )
     written = dict(zip(targets, write_versions(writers, overwrite)))
     return {
