@@ -433,6 +433,16 @@ def _label_counts(records):
     return sorted({r["num_labeled"] for r in records})
 
 
+def _final_errors(records) -> list[int]:
+    """Each record's error after its last epoch."""
+    return [r["curve"][-1][1] for r in records]
+
+
+def _summary(errors) -> tuple[float, float | None, int]:
+    """(mean, std, n) of final errors, the form `welch_difference` and `spread_ratio` take."""
+    return (*summarize(errors), len(errors))
+
+
 def _complete_by_recipe(group) -> dict[str, list[dict]]:
     """Each recipe of `group` (sorted by name) with its complete records."""
     return {name: [r for r in group if r["config"] == name and r["status"] == "complete"]
@@ -445,9 +455,9 @@ def _comparisons(complete, paper) -> list[str]:
     recipe with one complete seed against the paper's prediction interval for one run."""
     finals, single = {}, []
     for name, done in complete.items():
-        errors = [r["curve"][-1][1] for r in done]
+        errors = _final_errors(done)
         if len(errors) > 1:
-            finals[name] = (*summarize(errors), len(errors))
+            finals[name] = _summary(errors)
         elif errors:
             low, high, p = prediction_interval(paper, errors[0])
             single.append(f"`{name}` seed {done[0]['seed']}, the one complete seed, ended at {errors[0]} test "
@@ -482,15 +492,14 @@ def _other_label_counts_note(records) -> list[str]:
     used = sorted({r["config"] for r in records if r["num_labeled"] != 100})
     if not used:
         return []
-    finals = {name: [r["curve"][-1][1] for r in done]
+    finals = {name: _final_errors(done)
               for name, done in _complete_by_recipe([r for r in records if r["num_labeled"] == 100]).items()
               if len(done) > 1}
     note = f"The other label counts use {', '.join(f'`{name}`' for name in used)}."
     for chosen in (name for name in used if name in finals):
         for other in (name for name in finals if name != chosen):
             ours, theirs = finals[chosen], finals[other]
-            difference, _, _, p = welch_difference((*summarize(ours), len(ours)),
-                                                   (*summarize(theirs), len(theirs)))
+            difference, _, _, p = welch_difference(_summary(ours), _summary(theirs))
             note += (f" Over the complete 100-label seeds, `{chosen}`'s mean final error ({len(ours)} seeds) is ")
             if difference == 0:
                 note += f"the same as `{other}`'s ({len(theirs)} seeds)."
@@ -568,7 +577,7 @@ def render_readme(records: list[dict]) -> str:
         complete = _complete_by_recipe(group)
         for name, done in complete.items():
             if done:
-                finals = [r["curve"][-1][1] for r in done]
+                finals = _final_errors(done)
                 bests = [min(e for _, e in r["curve"]) for r in done]
                 interval = mean_interval(finals)
                 interval = "—" if interval is None else f"{interval[0]:.1f} to {interval[1]:.1f}"
