@@ -590,8 +590,22 @@ def render_readme(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def line_styles(records: list[dict]) -> dict:
+    """(config, seed) -> (colour, line style): a colour per recipe, a line style per seed
+    within it, so that two seeds of one recipe can be told apart in the plot."""
+    colours = dict(zip(sorted({r["config"] for r in records}), ("tab:red", "tab:blue", "tab:green")))
+    linestyles = ("-", "--", ":", "-.")
+    styles = {}
+    for config in colours:
+        seeds = sorted(r["seed"] for r in records if r["config"] == config)
+        for i, seed in enumerate(seeds):
+            styles[config, seed] = (colours[config], linestyles[i % len(linestyles)])
+    return styles
+
+
 def plot_curves(records: list[dict], path) -> None:
-    """Every seed's test-error curve, one colour per recipe, with the paper's band."""
+    """Every seed's test-error curve, a colour per recipe and a line style per seed, with
+    the paper's band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -600,9 +614,10 @@ def plot_curves(records: list[dict], path) -> None:
     count = records[0]["num_labeled"]
     paper_mean, paper_std = PAPER_TABLE_1[count]
     fig, ax = plt.subplots(figsize=(8, 5))
-    colours = dict(zip(sorted({r["config"] for r in records}), ("tab:red", "tab:blue", "tab:green")))
+    styles = line_styles(records)
     for r in sorted(records, key=lambda r: (r["config"], r["seed"])):
-        ax.plot(*zip(*r["curve"]), color=colours[r["config"]], alpha=0.8, linewidth=1,
+        colour, linestyle = styles[r["config"], r["seed"]]
+        ax.plot(*zip(*r["curve"]), color=colour, linestyle=linestyle, alpha=0.8, linewidth=1,
                 label=f"{r['config']} seed {r['seed']}" + ("" if r["status"] == "complete" else f" ({r['status']})"))
     ax.axhspan(paper_mean - paper_std, paper_mean + paper_std, color="black", alpha=0.12,
                label=f"paper {paper_mean} ± {paper_std}")

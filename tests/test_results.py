@@ -421,3 +421,12 @@ def test_check_refuses_a_bad_request_and_reports_a_failed_rerun(tmp_path, monkey
     monkeypatch.setenv("RECHECK_STATUS", "2")
     with pytest.raises(records.RecordError, match="status 2 after 0 epoch.*data.dir has no train-images"):
         records.check(folder, 2, tmp_path / "checkout", program=trainer)
+
+
+def test_every_seed_of_a_recipe_gets_its_own_line_in_the_plot():
+    runs = [{"config": c, "seed": s} for c in ("mnist_feature_matching", "mnist_feature_matching_arxiv")
+            for s in (1, 2, 3, 4)]
+    styles = records.line_styles(runs)
+    assert len(set(styles.values())) == len(runs)
+    assert {colour for colour, _ in styles.values()} == {"tab:red", "tab:blue"}
+    assert styles["mnist_feature_matching", 1][0] == styles["mnist_feature_matching", 4][0]
